@@ -1,0 +1,125 @@
+"""Sphinx configuration for the keras_spiking documentation.
+
+Build the HTML pages (this executes every notebook in ``docs/examples``)::
+
+    sphinx-build -W -n -b html docs docs/_build/html
+
+Run the examples in the docstrings and in the pages::
+
+    sphinx-build -W -n -b doctest docs docs/_build/doctest
+
+Everything here works offline: no intersphinx, no downloads, no pandoc.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+# Quieten TensorFlow's C++ logging, both here (autodoc imports the package) and in
+# the notebook kernels, which inherit this environment.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# Document the checkout this file lives in, even if it is not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import keras_spiking  # noqa: E402
+
+# -- Project information -----------------------------------------------------
+
+project = "KerasSpiking"
+author = "The keras_spiking authors"
+copyright = "The keras_spiking authors"  # noqa: A001
+release = keras_spiking.__version__
+version = ".".join(release.split(".")[:2])
+
+# -- General configuration ---------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_nb",
+]
+
+source_suffix = {".rst": "restructuredtext", ".ipynb": "myst-nb"}
+root_doc = "index"
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
+templates_path = []
+pygments_style = "sphinx"
+
+# Every cross-reference must resolve (``-n``).  Without intersphinx, names from the
+# libraries we build on (Keras, TensorFlow, NumPy, the Python standard library)
+# cannot resolve, so those, and only those, are exempt.
+nitpicky = True
+_external = r"(keras|tf|tensorflow|np|numpy)(\..+)?"
+nitpick_ignore_regex = [
+    (r"py:.*", _external),
+    (r"py:.*", r"(int|float|bool|str|dict|list|tuple|callable|None|object)"),
+    (r"py:.*", r"(typing|collections\.abc)\..+"),
+]
+
+# -- autodoc / autosummary / numpydoc ----------------------------------------
+
+autodoc_default_options = {"members": True, "member-order": "bysource"}
+autodoc_typehints = "none"
+autodoc_preserve_defaults = True
+autosummary_generate = False
+autoclass_content = "class"
+
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+
+# -- doctest -------------------------------------------------------------------
+
+doctest_global_setup = """
+import os
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import keras
+import tensorflow as tf
+import keras_spiking
+keras.utils.set_random_seed(0)
+"""
+doctest_global_cleanup = """
+keras_spiking.default.dt = 0.001
+keras.backend.clear_session()
+"""
+doctest_test_doctest_blocks = "default"
+
+# -- myst-nb (notebooks) -------------------------------------------------------
+
+# Run every notebook on every build, so the examples cannot drift from the code.
+nb_execution_mode = "force"
+nb_execution_timeout = 300  # seconds per cell
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath"]
+
+# -- HTML output ---------------------------------------------------------------
+
+html_theme = "furo"
+html_title = f"KerasSpiking {release}"
+html_static_path = []
+html_show_sourcelink = False
+
+
+def _skip_notebooks_for_doctest(app):
+    """Do not execute the notebooks when running the doctests.
+
+    The doctest builder only looks at ``>>>`` examples in the pages and docstrings;
+    the notebooks are executed by the HTML build, so running them again here would
+    only double the time the docs take.
+    """
+    if app.builder.name == "doctest":
+        app.config.nb_execution_mode = "off"
+
+
+def setup(app):
+    # Before myst-nb reads its configuration (also on "builder-inited").
+    app.connect("builder-inited", _skip_notebooks_for_doctest, priority=400)

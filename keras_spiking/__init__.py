@@ -1,0 +1,14 @@
+"""Spiking neuron and filter layers for Keras."""
+
+from keras_spiking.config import default
+from keras_spiking.layers import (
+    Alpha,
+    AlphaCell,
+    KerasSpikingCell,
+    KerasSpikingLayer,
+    Lowpass,
+    LowpassCell,
+    SpikingActivation,
+    SpikingActivationCell,
+)
+from keras_spiking.version import version as __version__
