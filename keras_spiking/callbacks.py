@@ -1,0 +1,141 @@
+"""Callbacks for use with KerasSpiking models."""
+
+import keras
+
+
+def _is_variable(dt):
+    """Whether ``dt`` is a variable that `.DtScheduler` can assign to."""
+    if isinstance(dt, keras.Variable):
+        return True
+    if keras.backend.backend() == "tensorflow":
+        # the one place TensorFlow is needed: a raw ``tf.Variable`` works as well
+        import tensorflow as tf
+
+        return isinstance(dt, tf.Variable)
+    return False
+
+
+class DtScheduler(keras.callbacks.Callback):
+    """A callback that updates the ``dt`` of layers during training.
+
+    It uses the interface of Keras's learning rate schedules, so any of the
+    built-in ``keras.optimizers.schedules`` can be used to change ``dt`` over
+    the course of training, as can any function of the training step. One
+    training step is one minibatch: before each batch, ``dt`` is set to
+    ``scheduler(step)``, where ``step = epoch * steps_per_epoch + batch`` counts
+    the batches since the start of ``fit``.
+
+    For this to have any effect, ``dt`` must be a variable (e.g.
+    ``keras.Variable(1.0, trainable=False)``), and that same variable must be
+    passed as the ``dt`` of every layer it should control.
+
+    Parameters
+    ----------
+    dt : keras.Variable
+        Variable holding ``dt`` that has been passed to other layers. On the
+        TensorFlow backend, a ``tf.Variable`` works too.
+    scheduler : keras.optimizers.schedules.LearningRateSchedule or callable
+        Schedule giving the value of ``dt`` as a function of the training step
+        (one training step is one minibatch of training).
+    verbose : bool
+        If True, print the value of ``dt`` at the start of each epoch.
+
+    Notes
+    -----
+    Because a variable keeps its value, the changes this callback makes to
+    ``dt`` persist after training. For example, a ``predict`` after ``fit`` runs
+    with the last ``dt`` this callback set.
+
+    Examples
+    --------
+    Here one ``dt`` is shared by a spiking layer and a filter, and it decays
+    exponentially during training:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> import keras_spiking
+    >>> dt = keras.Variable(1.0, trainable=False)
+    >>> inp = keras.Input((None, 10))
+    >>> x = keras_spiking.SpikingActivation("relu", dt=dt)(inp)
+    >>> x = keras_spiking.Lowpass(0.1, dt=dt)(x)
+    >>> model = keras.Model(inp, x)
+    >>> callback = keras_spiking.callbacks.DtScheduler(
+    ...     dt,
+    ...     keras.optimizers.schedules.ExponentialDecay(
+    ...         1.0, decay_steps=5, decay_rate=0.9
+    ...     ),
+    ... )
+    >>> model.compile(loss="mse", optimizer="sgd")
+    >>> history = model.fit(
+    ...     np.ones((100, 2, 10)),
+    ...     np.ones((100, 2, 10)),
+    ...     epochs=10,
+    ...     batch_size=20,
+    ...     callbacks=[callback],
+    ...     verbose=0,
+    ... )
+
+    There were 5 batches in each of 10 epochs, so the last batch was step 49, and
+    ``dt`` keeps the value it had then, ``0.9 ** (49 / 5)``:
+
+    >>> print(f"{float(dt.numpy()):.5f}")
+    0.35613
+    """
+
+    def __init__(self, dt, scheduler, verbose=False):
+        super().__init__()
+
+        if not _is_variable(dt):
+            raise TypeError(
+                "`dt` must be a variable, so that the layers using it see the "
+                "values this callback assigns; got an object of type "
+                f"{type(dt).__name__}. Create one with e.g. "
+                "`dt = keras.Variable(0.001, trainable=False)` and pass that same "
+                "variable as `dt` to the layers and to DtScheduler."
+            )
+
+        self.dt = dt
+        self.scheduler = scheduler
+        self.verbose = verbose
+        self.epoch = 0
+        self._epoch_offset = 0
+        self._batches_in_epoch = 0
+
+    def _steps_per_epoch(self):
+        return None if self.params is None else self.params.get("steps")
+
+    def on_train_begin(self, logs=None):
+        self.epoch = 0
+        self._epoch_offset = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._batches_in_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        # only used when the number of steps per epoch is not known in advance
+        self._epoch_offset += self._batches_in_epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        steps = self._steps_per_epoch()
+        if steps is None:
+            # the data has no known length: count the batches seen in earlier
+            # epochs instead (the same thing, when every epoch is equally long)
+            step = self._epoch_offset + batch
+        else:
+            step = self.epoch * steps + batch
+        value = float(keras.ops.convert_to_numpy(self.scheduler(step)))
+
+        # On JAX, the compiled train step only picks up a new variable value if
+        # the model state was synced by a callback; accessing ``self.model``
+        # does that (and does nothing on the other backends).
+        _ = self.model
+        self.dt.assign(value)
+
+        if self.verbose and batch == 0:
+            print(f"Epoch {self.epoch + 1}: DtScheduler setting dt to {value:.6g}")
+
+    def on_train_batch_end(self, batch, logs=None):
+        # ``batch`` is the index of the last step run (several, with
+        # ``steps_per_execution > 1``)
+        self._batches_in_epoch = batch + 1
