@@ -367,11 +367,14 @@ def test_initial_state_tensor_or_list():
     )
 
 
-def test_dt_variable_changes_steps_inside_fit():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_dt_variable_changes_steps_inside_fit(jit_compile):
     dt = keras.Variable(0.01)
     inp = keras.Input((None, 1))
     model = keras.Model(inp, keras_spiking.Lowpass(0.1, dt=dt)(inp))
-    model.compile(loss="mse", optimizer=keras.optimizers.SGD(0.0))
+    model.compile(
+        loss="mse", optimizer=keras.optimizers.SGD(0.0), jit_compile=jit_compile
+    )
     assert not dt.trainable
     assert model.trainable_weights == [
         model.layers[1].cell.tau,
@@ -571,3 +574,13 @@ def test_public_names_are_registered():
         name = keras.saving.get_registered_name(cls)
         assert name == f"keras_spiking>{cls.__name__}"
         assert keras.saving.get_registered_object(name) is cls
+
+
+@pytest.mark.parametrize("name", ALL_LAYERS)
+def test_unrolled_loop_gives_the_same_outputs(name):
+    x = RNG.uniform(0, 900, size=(2, 12, 3)).astype(np.float32)
+    inp = keras.Input((12, 3))
+    unrolled = keras.Model(inp, make_layer(name, unroll=True)(inp))
+    np.testing.assert_array_equal(
+        unrolled.predict(x, verbose=0), make_layer(name)(x).numpy()
+    )
