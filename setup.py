@@ -19,6 +19,15 @@ setup(
     extras_require={
         "tests": ["pytest>=7", "scikit-learn", "matplotlib"],
         "examples": ["scikit-learn", "matplotlib"],
+        "docs": [
+            "sphinx>=7",
+            "numpydoc>=1.6",
+            "myst-nb>=1.0",
+            "furo",
+            "ipykernel",
+            "scikit-learn",
+            "matplotlib",
+        ],
     },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",

@@ -11,6 +11,7 @@ Run the examples in the docstrings and in the pages::
 Everything here works offline: no intersphinx, no downloads, no pandoc.
 """
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -48,7 +49,8 @@ source_suffix = {".rst": "restructuredtext", ".ipynb": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
 templates_path = []
-pygments_style = "sphinx"
+# Single backticks are cross-references, as numpydoc docstrings intend them.
+default_role = "py:obj"
 
 # Every cross-reference must resolve (``-n``).  Without intersphinx, names from the
 # libraries we build on (Keras, TensorFlow, NumPy, the Python standard library)
@@ -66,6 +68,10 @@ nitpick_ignore_regex = [
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "none"
 autodoc_preserve_defaults = True
+# Document only what this package writes: methods that merely override a Keras
+# method (``get_config``, ``on_epoch_begin``, ...) would otherwise show Keras's own
+# docstrings, which are written for a different toolchain.
+autodoc_inherit_docstrings = False
 autosummary_generate = False
 autoclass_content = "class"
 
@@ -99,6 +105,9 @@ nb_execution_timeout = 300  # seconds per cell
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# TensorFlow writes start-up noise (CPU features, missing CUDA) straight to the
+# kernel's stderr; keep it out of the pages.  Errors still fail the build.
+nb_output_stderr = "remove"
 myst_enable_extensions = ["dollarmath", "amsmath"]
 
 # -- HTML output ---------------------------------------------------------------
@@ -120,6 +129,20 @@ def _skip_notebooks_for_doctest(app):
         app.config.nb_execution_mode = "off"
 
 
+def _constructor_signature(app, what, name, obj, options, signature, return_ann):
+    """Show the real constructor arguments of Keras layers.
+
+    ``keras.layers.Layer`` defines ``__new__(cls, *args, **kwargs)``, which autodoc
+    would otherwise show as the signature of every layer and cell.
+    """
+    if what == "class" and signature == "(*args, **kwargs)":
+        init = inspect.signature(obj.__init__)
+        params = list(init.parameters.values())[1:]  # drop ``self``
+        return str(init.replace(parameters=params)), return_ann
+    return None
+
+
 def setup(app):
+    app.connect("autodoc-process-signature", _constructor_signature)
     # Before myst-nb reads its configuration (also on "builder-inited").
     app.connect("builder-inited", _skip_notebooks_for_doctest, priority=400)

@@ -1,5 +1,6 @@
 """Spiking neuron and filter layers for Keras."""
 
+from keras_spiking import callbacks, constraints, regularizers
 from keras_spiking.config import default
 from keras_spiking.layers import (
     Alpha,
@@ -11,4 +12,5 @@ from keras_spiking.layers import (
     SpikingActivation,
     SpikingActivationCell,
 )
+from keras_spiking.model_energy import ModelEnergy
 from keras_spiking.version import version as __version__

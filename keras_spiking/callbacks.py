@@ -2,17 +2,7 @@
 
 import keras
 
-
-def _is_variable(dt):
-    """Whether ``dt`` is a variable that `.DtScheduler` can assign to."""
-    if isinstance(dt, keras.Variable):
-        return True
-    if keras.backend.backend() == "tensorflow":
-        # the one place TensorFlow is needed: a raw ``tf.Variable`` works as well
-        import tensorflow as tf
-
-        return isinstance(dt, tf.Variable)
-    return False
+from keras_spiking.layers import is_variable
 
 
 class DtScheduler(keras.callbacks.Callback):
@@ -46,6 +36,10 @@ class DtScheduler(keras.callbacks.Callback):
     ``dt`` persist after training. For example, a ``predict`` after ``fit`` runs
     with the last ``dt`` this callback set.
 
+    If the number of batches in an epoch is not known in advance (e.g. for a
+    ``tf.data.Dataset`` of unknown length), the step counts the batches run since
+    the start of ``fit`` instead.
+
     Examples
     --------
     Here one ``dt`` is shared by a spiking layer and a filter, and it decays
@@ -78,14 +72,14 @@ class DtScheduler(keras.callbacks.Callback):
     There were 5 batches in each of 10 epochs, so the last batch was step 49, and
     ``dt`` keeps the value it had then, ``0.9 ** (49 / 5)``:
 
-    >>> print(f"{float(dt.numpy()):.5f}")
-    0.35613
+    >>> print(f"{float(dt.numpy()):.4f}")
+    0.3561
     """
 
     def __init__(self, dt, scheduler, verbose=False):
         super().__init__()
 
-        if not _is_variable(dt):
+        if not is_variable(dt):
             raise TypeError(
                 "`dt` must be a variable, so that the layers using it see the "
                 "values this callback assigns; got an object of type "

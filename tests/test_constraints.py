@@ -1,0 +1,100 @@
+"""Tests for keras_spiking.constraints."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_spiking
+from keras_spiking import constraints
+
+
+def apply(constraint, w):
+    return keras.ops.convert_to_numpy(constraint(np.asarray(w, dtype="float32")))
+
+
+def test_mean_1d():
+    np.testing.assert_allclose(apply(constraints.Mean(), [1, 2, 3, 6]), [3, 3, 3, 3])
+    np.testing.assert_allclose(apply(constraints.Mean(axis=0), [-1, 2]), [0.5, 0.5])
+
+
+def test_mean_2d():
+    w = [[1.0, 2.0, 6.0], [0.0, 0.5, 1.0]]
+    np.testing.assert_allclose(
+        apply(constraints.Mean(), w), [[3, 3, 3], [0.5, 0.5, 0.5]]
+    )
+    np.testing.assert_allclose(
+        apply(constraints.Mean(axis=0), w), [[0.5, 1.25, 3.5], [0.5, 1.25, 3.5]]
+    )
+    np.testing.assert_allclose(
+        apply(constraints.Mean(axis=(0, 1)), w), np.full((2, 3), 1.75)
+    )
+
+
+def test_mean_keeps_shape_and_dtype():
+    w = np.random.default_rng(0).normal(size=(1, 4, 5)).astype("float32")
+    out = constraints.Mean(axis=-1)(keras.ops.convert_to_tensor(w))
+    assert tuple(out.shape) == w.shape
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out),
+        np.repeat(w.mean(axis=-1, keepdims=True), 5, axis=-1),
+        rtol=1e-6,
+    )
+
+
+def test_mean_of_a_variable():
+    """Keras applies constraints to the variables themselves."""
+    w = keras.Variable(np.array([[1.0, 3.0]], dtype="float32"))
+    w.assign(constraints.Mean()(w))
+    np.testing.assert_allclose(w.numpy(), [[2.0, 2.0]])
+
+
+@pytest.mark.parametrize("axis", [-1, 0, (0, 1)])
+def test_serialization(axis):
+    constraint = constraints.Mean(axis=axis)
+    assert constraint.get_config() == {"axis": axis}
+    assert constraints.Mean.from_config(constraint.get_config()).axis == axis
+
+    config = json.loads(json.dumps(keras.constraints.serialize(constraint)))
+    assert config["registered_name"] == "keras_spiking>Mean"
+    clone = keras.constraints.deserialize(config)
+    assert isinstance(clone, constraints.Mean)
+    assert clone.axis == axis  # a tuple even if it came back as a list
+    assert isinstance(constraint, keras.constraints.Constraint)
+
+
+def test_shared_tau(tmp_path):
+    """``tau_constraint=Mean()`` gives every unit of a filter one shared ``tau``."""
+    inp = keras.Input((None, 4))
+    layer = keras_spiking.Lowpass(
+        tau_initializer=keras.initializers.RandomUniform(0.01, 0.1, seed=0),
+        tau_constraint=constraints.Mean(),
+        dt=0.01,
+    )
+    model = keras.Model(inp, layer(inp))
+    tau0 = _tau(layer)
+    assert np.ptp(tau0) > 0.01  # starts out different for each unit
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    rng = np.random.default_rng(0)
+    model.fit(
+        rng.uniform(size=(8, 5, 4)), rng.uniform(size=(8, 5, 4)), epochs=1, verbose=0
+    )
+    tau1 = _tau(layer)
+    np.testing.assert_allclose(tau1, np.mean(tau1), rtol=1e-6)
+    # the gradient step moved the average only a little from the initial one
+    assert np.mean(tau1) == pytest.approx(np.mean(tau0), rel=0.2)
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    loaded_layer = loaded.layers[-1]
+    assert isinstance(loaded_layer.tau_constraint, constraints.Mean)
+    np.testing.assert_allclose(_tau(loaded_layer), tau1)
+
+
+def _tau(layer):
+    (tau,) = [w for w in layer.weights if "tau" in w.path]
+    return np.asarray(tau.numpy())
