@@ -8,7 +8,8 @@ filter smoothing the output spikes.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Hide TensorFlow's start-up messages (e.g. about a missing GPU).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
