@@ -93,7 +93,10 @@ class RangedRegularizer(keras.regularizers.Regularizer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["regularizer"] = keras.regularizers.deserialize(config["regularizer"])
+        if "regularizer" in config:  # subclasses store their weights instead
+            config["regularizer"] = keras.regularizers.deserialize(
+                config["regularizer"]
+            )
         return cls(**config)
 
 
@@ -136,10 +139,6 @@ class L1L2(RangedRegularizer):
     def get_config(self):
         return {"l1": self.l1, "l2": self.l2, "target": self.target}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 class L1(RangedRegularizer):
@@ -176,10 +175,6 @@ class L1(RangedRegularizer):
     def get_config(self):
         return {"l1": self.l1, "target": self.target}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
 class L2(RangedRegularizer):
@@ -212,10 +207,6 @@ class L2(RangedRegularizer):
 
     def get_config(self):
         return {"l2": self.l2, "target": self.target}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
