@@ -766,11 +766,15 @@ class _FilterCell(KerasSpikingCell):
             always_use_inference=apply_during_training,
             **kwargs,
         )
-        self.tau_initializer = _tau_initializer(_one_tau(tau, tau_initializer))
-        self.apply_during_training = apply_during_training
-        self.level_initializer = keras.initializers.get(level_initializer)
-        self.tau_constraint = keras.constraints.get(tau_constraint)
-        self.initial_level_constraint = keras.constraints.get(initial_level_constraint)
+        _set_filter_options(
+            self,
+            tau=tau,
+            tau_initializer=tau_initializer,
+            apply_during_training=apply_during_training,
+            level_initializer=level_initializer,
+            tau_constraint=tau_constraint,
+            initial_level_constraint=initial_level_constraint,
+        )
 
     def build(self, input_shape):
         """Create the ``tau`` and ``initial_level`` weights, of shape ``(1, *size)``."""
@@ -820,6 +824,23 @@ def _one_tau(tau, tau_initializer):
             f"exactly once; got tau={tau!r}, tau_initializer={tau_initializer!r}."
         )
     return tau_initializer if tau is None else tau
+
+
+def _set_filter_options(
+    obj,
+    tau,
+    tau_initializer,
+    apply_during_training,
+    level_initializer,
+    tau_constraint,
+    initial_level_constraint,
+):
+    """Check and store the options of a filter cell or layer (see `_filter_config`)."""
+    obj.tau_initializer = _tau_initializer(_one_tau(tau, tau_initializer))
+    obj.apply_during_training = apply_during_training
+    obj.level_initializer = keras.initializers.get(level_initializer)
+    obj.tau_constraint = keras.constraints.get(tau_constraint)
+    obj.initial_level_constraint = keras.constraints.get(initial_level_constraint)
 
 
 def _filter_config(obj):
@@ -1050,11 +1071,15 @@ class _FilterLayer(KerasSpikingLayer):
             time_major=time_major,
             **kwargs,
         )
-        self.tau_initializer = _tau_initializer(_one_tau(tau, tau_initializer))
-        self.apply_during_training = apply_during_training
-        self.level_initializer = keras.initializers.get(level_initializer)
-        self.tau_constraint = keras.constraints.get(tau_constraint)
-        self.initial_level_constraint = keras.constraints.get(initial_level_constraint)
+        _set_filter_options(
+            self,
+            tau=tau,
+            tau_initializer=tau_initializer,
+            apply_during_training=apply_during_training,
+            level_initializer=level_initializer,
+            tau_constraint=tau_constraint,
+            initial_level_constraint=initial_level_constraint,
+        )
 
     def build_cell(self, input_shapes):
         """Create the filter cell for per-step shape ``input_shapes``."""

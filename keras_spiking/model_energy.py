@@ -410,7 +410,7 @@ class ModelEnergy:
 
     def _check_time_axis(self, layer, shape):
         """Note a temporal layer that saw only one time step of the example data."""
-        time_axis = 0 if getattr(layer, "time_major", False) else 1
+        time_axis = 0 if layer.time_major else 1
         if len(shape) > time_axis and shape[time_axis] == 1:
             self._single_step_layers.append(f"'{layer.name}' (input shape {shape})")
 
