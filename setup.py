@@ -15,15 +15,22 @@ setup(
     license="Apache-2.0",
     packages=find_packages(include=["keras_spiking", "keras_spiking.*"]),
     python_requires=">=3.10",
-    install_requires=["tensorflow>=2.16", "keras>=3.3", "numpy"],
+    # Keras runs on the backend named by KERAS_BACKEND (TensorFlow by default);
+    # install one with its extra, e.g. ``pip install keras-spiking[jax]``.
+    install_requires=["keras>=3.3", "numpy", "rich"],
     extras_require={
-        "tests": ["pytest>=7", "scikit-learn", "matplotlib"],
+        "tensorflow": ["tensorflow>=2.16"],
+        "jax": ["jax>=0.4.20"],
+        "torch": ["torch>=2.1"],
+        # No backend here: install the tests extra together with a backend's.
+        "tests": ["pytest>=7", "h5py", "scikit-learn"],
         "examples": ["scikit-learn", "matplotlib"],
         "docs": [
             "sphinx>=7",
             "numpydoc>=1.6",
             "myst-nb>=1.0",
             "furo",
+            "sphinx-mathjax-offline",
             "ipykernel",
             "scikit-learn",
             "matplotlib",

@@ -8,17 +8,21 @@ Run the examples in the docstrings and in the pages::
 
     sphinx-build -W -n -b doctest docs docs/_build/doctest
 
-Everything here works offline: no intersphinx, no downloads, no pandoc.
+Everything here works offline: no intersphinx, no downloads, no pandoc; and so do
+the built pages, which bundle MathJax.
 """
 
 import inspect
+import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 # Quieten TensorFlow's C++ logging, both here (autodoc imports the package) and in
-# the notebook kernels, which inherit this environment.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# the notebook kernels, which inherit this environment.  Level 3 also hides the
+# "failed call to cuInit" error that TensorFlow logs on a machine without a GPU.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # Document the checkout this file lives in, even if it is not installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,6 +44,9 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # MathJax ships with the docs (copied into ``_static/mathjax``) instead of
+    # coming from a CDN, so the formulas render without a network connection.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
@@ -65,7 +72,9 @@ nitpick_ignore_regex = [
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 
-autodoc_default_options = {"members": True, "member-order": "bysource"}
+# Which members each class shows is chosen in api-reference.rst (``:members:``):
+# all of them for most classes, only those users need for the layers and cells.
+autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "none"
 autodoc_preserve_defaults = True
 # Document only what this package writes: methods that merely override a Keras
@@ -84,10 +93,9 @@ numpydoc_validation_checks = set()
 
 doctest_global_setup = """
 import os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import keras
-import tensorflow as tf
 import keras_spiking
 keras.utils.set_random_seed(0)
 """
@@ -105,9 +113,10 @@ nb_execution_timeout = 300  # seconds per cell
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
-# TensorFlow writes start-up noise (CPU features, missing CUDA) straight to the
-# kernel's stderr; keep it out of the pages.  Errors still fail the build.
-nb_output_stderr = "remove"
+# Show stderr: the warnings that the pages promise (e.g. ModelEnergy's unknown
+# layers) are written there.  TensorFlow's start-up lines are kept out of it by
+# ``_quiet_notebook_kernels`` below.
+nb_output_stderr = "show"
 myst_enable_extensions = ["dollarmath", "amsmath"]
 
 # -- HTML output ---------------------------------------------------------------
@@ -142,7 +151,49 @@ def _constructor_signature(app, what, name, obj, options, signature, return_ann)
     return None
 
 
+# The notebook kernels write what reaches their stderr to the page (where
+# ``nb_output_stderr`` shows it: the warnings that the pages promise are written
+# there) and also to the kernel's own stderr, which is this build's terminal. So the
+# kernels run with their own stderr sent to /dev/null, and when TensorFlow is the
+# backend it is imported before the kernel starts: it logs a few lines while it
+# loads, before any setting can hide them, and that way they reach neither the page
+# nor the terminal. (A kernel that dies is still reported by myst-nb.)
+_QUIET_KERNEL = """\
+import os
+os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+    import tensorflow
+from ipykernel.kernelapp import launch_new_instance
+launch_new_instance()
+"""
+
+
+def _quiet_notebook_kernels(app):
+    """Run the notebooks in a ``python3`` kernel with a silent stderr.
+
+    The kernel spec is written next to the doctrees and put first on Jupyter's
+    search path, so that it takes the place of the usual ``python3`` kernel for
+    this build only.
+    """
+    jupyter_dir = Path(app.doctreedir) / "jupyter"
+    spec_dir = jupyter_dir / "kernels" / "python3"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-c", _QUIET_KERNEL, "-f", "{connection_file}"],
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    search_path = [str(jupyter_dir), os.environ.get("JUPYTER_PATH", "")]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, search_path))
+
+
+# nbclient logs "Executing notebook with kernel: python3" for every notebook.
+logging.getLogger("traitlets").setLevel(logging.WARNING)
+
+
 def setup(app):
     app.connect("autodoc-process-signature", _constructor_signature)
     # Before myst-nb reads its configuration (also on "builder-inited").
     app.connect("builder-inited", _skip_notebooks_for_doctest, priority=400)
+    app.connect("builder-inited", _quiet_notebook_kernels)

@@ -8,7 +8,10 @@ filter smoothing the output spikes.
 
 import os
 
-# Hide TensorFlow's start-up messages (e.g. about a missing GPU).
+# Hide TensorFlow's C++ log messages (level 3: errors too, such as "failed call to
+# cuInit" on a machine without a GPU). A few lines that TensorFlow 2.21 logs while it
+# is being imported, before its logging reads this setting (about oneDNN and
+# missing CUDA drivers), still reach stderr: no setting hides them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
@@ -58,7 +61,7 @@ def accuracy(outputs):
 
 
 # Rate version: the relu network on one step, i.e. the training path.
-rate_output = model(x_test[:, None], training=True).numpy()[:, -1]
+rate_output = keras.ops.convert_to_numpy(model(x_test[:, None], training=True))[:, -1]
 print(f"rate network test accuracy:             {accuracy(rate_output):.3f}")
 
 # Spiking version: the same network, each test image repeated over N_STEPS steps,

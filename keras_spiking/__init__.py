@@ -1,7 +1,8 @@
 """Spiking neuron and filter layers for Keras."""
 
-from keras_spiking import callbacks, constraints, regularizers
+from keras_spiking import callbacks, constraints, converter, regularizers, sequence
 from keras_spiking.config import default
+from keras_spiking.converter import Converter, convert
 from keras_spiking.layers import (
     Alpha,
     AlphaCell,

@@ -1,8 +1,9 @@
 """Callbacks for use with KerasSpiking models."""
 
 import keras
+import numpy as np
 
-from keras_spiking.layers import is_variable
+from keras_spiking.layers import check_dt, is_variable
 
 
 class DtScheduler(keras.callbacks.Callback):
@@ -26,9 +27,14 @@ class DtScheduler(keras.callbacks.Callback):
         TensorFlow backend, a ``tf.Variable`` works too.
     scheduler : keras.optimizers.schedules.LearningRateSchedule or callable
         Schedule giving the value of ``dt`` as a function of the training step
-        (one training step is one minibatch of training).
+        (one training step is one minibatch of training). Each value must be a
+        usable time step, from about ``1.2e-38`` to ``3.4e38`` seconds (both ``dt``
+        and ``1/dt`` finite float32 numbers; see `keras_spiking.layers.check_dt`);
+        for a value outside that range, this callback raises a ``ValueError`` and
+        leaves ``dt`` as it was.
     verbose : bool
-        If True, print the value of ``dt`` at the start of each epoch.
+        If True, print at the start of each epoch the ``dt`` that the epoch's
+        first step uses.
 
     Notes
     -----
@@ -88,15 +94,20 @@ class DtScheduler(keras.callbacks.Callback):
                 "variable as `dt` to the layers and to DtScheduler."
             )
 
+        if not callable(scheduler):
+            raise TypeError(
+                "`scheduler` must be a `keras.optimizers.schedules."
+                "LearningRateSchedule` or a function of the training step that "
+                f"returns `dt`; got {scheduler!r}. For a constant `dt`, assign it to "
+                "the variable instead of using DtScheduler."
+            )
+
         self.dt = dt
         self.scheduler = scheduler
         self.verbose = verbose
         self.epoch = 0
         self._epoch_offset = 0
         self._batches_in_epoch = 0
-
-    def _steps_per_epoch(self):
-        return None if self.params is None else self.params.get("steps")
 
     def on_train_begin(self, logs=None):
         self.epoch = 0
@@ -105,31 +116,59 @@ class DtScheduler(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self._batches_in_epoch = 0
+        # the epoch's first step is scheduled here, so that it can be reported
+        # before it runs
+        value = self._value(self._step(0))
+        if self.verbose:
+            print(f"DtScheduler: epoch {epoch + 1} starts with dt = {value:.6g}")
+        self._assign(value)
 
     def on_epoch_end(self, epoch, logs=None):
         # only used when the number of steps per epoch is not known in advance
         self._epoch_offset += self._batches_in_epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        steps = self._steps_per_epoch()
-        if steps is None:
-            # the data has no known length: count the batches seen in earlier
-            # epochs instead (the same thing, when every epoch is equally long)
-            step = self._epoch_offset + batch
-        else:
-            step = self.epoch * steps + batch
-        value = float(keras.ops.convert_to_numpy(self.scheduler(step)))
-
-        # On JAX, the compiled train step only picks up a new variable value if
-        # the model state was synced by a callback; accessing ``self.model``
-        # does that (and does nothing on the other backends).
-        _ = self.model
-        self.dt.assign(value)
-
-        if self.verbose and batch == 0:
-            print(f"Epoch {self.epoch + 1}: DtScheduler setting dt to {value:.6g}")
+        if batch > 0:  # batch 0 was scheduled by ``on_epoch_begin``
+            self._assign(self._value(self._step(batch)))
 
     def on_train_batch_end(self, batch, logs=None):
         # ``batch`` is the index of the last step run (several, with
         # ``steps_per_execution > 1``)
         self._batches_in_epoch = batch + 1
+
+    def _step(self, batch):
+        """The training step of ``batch`` in the current epoch."""
+        steps = None if self.params is None else self.params.get("steps")
+        if steps is None:
+            # the data has no known length: count the batches seen in earlier
+            # epochs instead (the same thing, when every epoch is equally long)
+            return self._epoch_offset + batch
+        return self.epoch * steps + batch
+
+    def _value(self, step):
+        """``scheduler(step)`` as a float, checked to be a usable ``dt``."""
+        value = self.scheduler(step)
+        if keras.ops.is_tensor(value):
+            value = keras.ops.convert_to_numpy(value)
+        value = np.asarray(value)
+        if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+            raise TypeError(
+                f"DtScheduler: `scheduler({step})` must return one number, the `dt` "
+                f"for step {step}; got {value!r}"
+            )
+        try:
+            return check_dt(value.item())
+        except ValueError as error:
+            raise ValueError(
+                f"DtScheduler: `scheduler({step})` gave `dt` = {value.item()!r} for "
+                f"step {step}, which is not a usable time step. {error} `dt` was "
+                "left at its previous value; change the schedule to stay in that "
+                "range."
+            ) from None
+
+    def _assign(self, value):
+        # On JAX, the compiled train step only picks up a new variable value if
+        # the model state was synced by a callback; accessing ``self.model``
+        # does that (and does nothing on the other backends).
+        _ = self.model
+        self.dt.assign(value)

@@ -5,12 +5,18 @@ updates of each of its layers, measures firing rates on example data, and turns
 those figures into energy per inference for a table of devices.
 """
 
+import io
 import math
-import textwrap
+import numbers
 import warnings
+from collections.abc import Mapping
 
 import keras
 import numpy as np
+import rich.box
+import rich.console
+import rich.table
+import rich.text
 
 from keras_spiking import layers as spiking_layers
 from keras_spiking.config import default
@@ -46,7 +52,8 @@ class ModelEnergy:
         estimates on event-based devices need it; on the others it changes
         nothing. For models with temporal layers (``SpikingActivation``) it
         should have a time axis with several steps, so that the rates are
-        averaged over time.
+        averaged over time. Its shape must match the model's input, and it must
+        not contain NaN or infinite values.
 
     Attributes
     ----------
@@ -66,6 +73,12 @@ class ModelEnergy:
         entry maps a name to a dict with ``energy_per_synop`` (J per synaptic
         operation), ``energy_per_neuron`` (J per neuron update) and ``spiking``
         (whether the device is event-based).
+
+    Raises
+    ------
+    ValueError
+        If the model has no graph of layers, or if ``example_data`` does not
+        match the model's inputs or contains NaN or infinite values.
 
     Notes
     -----
@@ -90,9 +103,14 @@ class ModelEnergy:
     units); a ``Conv1D``/``Conv2D``/``Conv3D`` layer makes, for each element of
     its actual output (so strides and padding are accounted for), as many
     connections as one output channel's kernel has elements (the spatial kernel
-    times input channels / groups); a ``TimeDistributed`` layer counts what its
-    inner layer does in one time step. Neurons are the output elements of a
-    ``Dense`` or convolution whose activation is not linear, of an
+    times input channels / groups); an ``AveragePooling1D``/``2D``/``3D`` layer
+    makes, for each element of its actual output, as many connections as its
+    pool window has elements (``prod(pool_size)``: each output is the scaled sum
+    of one window of its own channel, like a convolution with one input channel
+    per output channel; as for convolutions, a window that ``"same"`` padding
+    cuts short at an edge counts in full); a ``TimeDistributed`` layer counts
+    what its inner layer does in one time step. Neurons are the output elements
+    of a ``Dense`` or convolution whose activation is not linear, of an
     ``Activation``, ``ReLU`` or ``LeakyReLU`` layer, and the per-step input
     elements of a ``SpikingActivation``. An axis of unknown length right after
     the batch axis is taken to be time and counted once (a per-step figure);
@@ -101,6 +119,25 @@ class ModelEnergy:
     average pooling and similar) count zero. Any other layer type counts zero
     with a warning, until a function for it is registered with
     `ModelEnergy.register_layer`.
+
+    **Elementwise affine layers.** ``BatchNormalization`` (when it is kept
+    rather than folded into the layer before it, e.g. by
+    ``keras_spiking.convert(model, fold_batch_norm=False)``), ``Rescaling`` and
+    ``Normalization`` count zero connections and zero neurons. Each multiplies
+    every element by a constant and adds another (one per channel or feature,
+    or one for the whole layer): one multiply-add per element per step, the
+    same kind of operation as adding a bias, which no layer counts. On a device
+    the gain and offset fold into the weights of the layer before or into the
+    gain and bias of the receiving neurons.
+
+    **Synaptic filters.** ``Lowpass`` and ``Alpha`` count zero connections and
+    zero neurons. On neuromorphic hardware a synaptic filter is part of the
+    receiving neuron's update (the input current decays within that neuron's
+    state), so it adds no operation of its own. On a CPU or GPU it is one
+    elementwise update per element per step (a multiply-add or two; twice that
+    for ``Alpha``, which has two states): the same kind of operation as adding
+    a bias, which no layer counts either, and negligible next to the
+    connections of the layers around it.
 
     **Caveats.** These are rough, first-order estimates, meant to compare
     devices and find the layers that dominate, not to predict measured power:
@@ -187,6 +224,8 @@ class ModelEnergy:
         self.model = model
         self.example_data = example_data
         self._nodes = _model_nodes(model)
+        if example_data is not None:
+            _check_example_data(model, example_data)
 
         # statistics of each application of each layer, then their sum per layer
         self._node_stats = {}
@@ -283,18 +322,37 @@ class ModelEnergy:
         >>> keras_spiking.ModelEnergy.register_device(
         ...     "mychip", energy_per_synop=1e-12, energy_per_neuron=2e-12, spiking=True
         ... )
+
+        Raises
+        ------
+        TypeError
+            If ``name`` is not a string, an energy is not a number or ``spiking``
+            is not a bool.
+        ValueError
+            If an energy is negative, infinite or NaN.
         """
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(
+                f"`name` must be a non-empty string (the device name used in "
+                f"summary columns such as 'energy <name>'), got {name!r}."
+            )
+        energies = {
+            "energy_per_synop": _check_energy("energy_per_synop", energy_per_synop),
+            "energy_per_neuron": _check_energy("energy_per_neuron", energy_per_neuron),
+        }
+        if not isinstance(spiking, (bool, np.bool_)):
+            raise TypeError(
+                f"`spiking` must be True (an event-based device) or False (one that "
+                f"runs the model as an ordinary network), got {spiking!r} of type "
+                f"{type(spiking).__name__}."
+            )
         if name in cls.devices:
             warnings.warn(
                 f"Device {name!r} is already registered with ModelEnergy; "
                 f"replacing it.",
                 stacklevel=2,
             )
-        cls.devices[name] = {
-            "energy_per_synop": float(energy_per_synop),
-            "energy_per_neuron": float(energy_per_neuron),
-            "spiking": bool(spiking),
-        }
+        cls.devices[name] = {**energies, "spiking": bool(spiking)}
 
     # --- statistics ---------------------------------------------------------------
 
@@ -306,12 +364,15 @@ class ModelEnergy:
         ----------
         layer : ``keras.layers.Layer``
             The layer.
-        node : Keras ``Node``, optional
-            One application of the layer (an entry of ``layer._inbound_nodes``,
-            Keras's record of the layer's calls). If None, the statistics are
-            summed over every application of the layer, in any model (an
-            instance of `ModelEnergy` only counts the applications within its
-            model).
+        node : object, optional
+            One application of the layer: the ``node`` a function registered
+            with `ModelEnergy.register_layer` receives, or any object with the
+            same attributes (``operation``, the layer; ``input_tensors`` and
+            ``output_tensors``, lists of tensors whose ``.shape`` starts with the
+            batch axis), e.g. to count a layer that another layer wraps. If
+            None, the statistics are summed over every application of the
+            layer, in any model (an instance of `ModelEnergy` only counts the
+            applications within its model).
 
         Returns
         -------
@@ -324,9 +385,24 @@ class ModelEnergy:
         Raises
         ------
         ValueError
-            If the layer has never been applied (so its shapes are unknown), or
-            if the shapes the statistics need have undefined elements.
+            If ``layer`` is not a Keras layer, if it has never been applied (so
+            its shapes are unknown), if the shapes the statistics need have
+            undefined elements, or if its registered function returns a
+            statistic other than ``connections``, ``neurons`` and ``spiking``.
+
+        Examples
+        --------
+        >>> dense = keras.layers.Dense(3, activation="relu")
+        >>> _ = dense(keras.Input((5,)))
+        >>> keras_spiking.ModelEnergy.compute_layer_stats(dense)
+        {'connections': 15, 'neurons': 3, 'spiking': False}
         """
+        if not isinstance(layer, keras.layers.Layer):
+            raise ValueError(
+                f"`layer` is a {type(layer).__name__}, which is not a Keras layer: "
+                f"compute_layer_stats needs a keras.layers.Layer that has been "
+                f"applied to an input."
+            )
         nodes = list(layer._inbound_nodes) if node is None else [node]
         return _sum_stats(stats for _, stats in cls._stats_of_nodes(layer, nodes))
 
@@ -345,7 +421,7 @@ class ModelEnergy:
         for node in nodes:
             stats = {"connections": 0, "neurons": 0, "spiking": True}
             if func is not None:
-                stats.update(func(node))
+                stats.update(_checked_stats(func, func(node), layer))
             stats["connections"] = int(stats["connections"])
             stats["neurons"] = int(stats["neurons"])
             stats["spiking"] = bool(stats["spiking"])
@@ -445,12 +521,13 @@ class ModelEnergy:
         device : str
             A device of ``ModelEnergy.devices``.
         timesteps_per_inference : int
-            Number of time steps an event-based device runs for one inference
-            (e.g. how long each image is presented). Ignored for other devices,
-            which run the model once per inference.
+            Number of time steps (at least 1) an event-based device runs for one
+            inference (e.g. how long each image is presented). Ignored for other
+            devices, which run the model once per inference.
         dt : float, optional
-            Length of a time step, in seconds, on an event-based device; an input
-            firing at ``rate`` Hz spikes ``rate * dt`` times per step. Defaults to
+            Length of a time step, in seconds (positive and finite), on an
+            event-based device; an input firing at ``rate`` Hz spikes
+            ``rate * dt`` times per step. Defaults to
             ``keras_spiking.default.dt``. Ignored for other devices.
 
         Returns
@@ -462,10 +539,16 @@ class ModelEnergy:
 
         Raises
         ------
+        TypeError
+            If ``timesteps_per_inference`` is not an int or ``dt`` is not a
+            number.
         ValueError
-            If the device is unknown, or if it is event-based and no
-            ``example_data`` was given.
+            If the device is unknown, if it is event-based and no
+            ``example_data`` was given, if ``timesteps_per_inference`` is less
+            than 1, or if ``dt`` is not positive and finite.
         """
+        timesteps_per_inference = _check_timesteps(timesteps_per_inference)
+        dt = _check_dt(dt)
         spec = self._device(device)
         layer = self._layer(layer)
         stats = self.layer_stats[layer]
@@ -481,8 +564,6 @@ class ModelEnergy:
                 f"rates, which ModelEnergy measures on example data. Pass "
                 f"example_data to ModelEnergy."
             )
-        dt = default.dt if dt is None else dt
-        dt = float(keras.ops.convert_to_numpy(dt))
         synops = sum(
             stats["connections"] * self._node_rates[id(node)]
             for node, stats in self._node_stats[layer]
@@ -503,17 +584,29 @@ class ModelEnergy:
         device : str
             A device of ``ModelEnergy.devices``.
         timesteps_per_inference : int
-            Number of time steps an event-based device runs for one inference.
-            Ignored for other devices.
+            Number of time steps (at least 1) an event-based device runs for one
+            inference. Ignored for other devices.
         dt : float, optional
-            Length of a time step, in seconds, on an event-based device. Defaults
-            to ``keras_spiking.default.dt``. Ignored for other devices.
+            Length of a time step, in seconds (positive and finite), on an
+            event-based device. Defaults to ``keras_spiking.default.dt``.
+            Ignored for other devices.
 
         Returns
         -------
         float
             Energy (J) of one inference.
+
+        Raises
+        ------
+        TypeError
+            If ``timesteps_per_inference`` is not an int or ``dt`` is not a
+            number.
+        ValueError
+            As `ModelEnergy.layer_energy`.
         """
+        timesteps_per_inference = _check_timesteps(timesteps_per_inference)
+        dt = _check_dt(dt)
+        self._device(device)
         return sum(
             sum(self.layer_energy(layer, device, timesteps_per_inference, dt))
             for layer in self.model.layers
@@ -533,10 +626,15 @@ class ModelEnergy:
         ),
         timesteps_per_inference=1,
         dt=None,
-        line_length=98,
+        line_length=None,
         print_warnings=True,
     ):
         """Print a per-layer table of statistics and energy estimates.
+
+        The table is laid out by ``rich`` (as Keras's ``model.summary()`` is):
+        it fits the width of the terminal or notebook, wrapping long cells and
+        headers. `ModelEnergy.summary_string` returns the same text, without
+        colour.
 
         Parameters
         ----------
@@ -553,21 +651,101 @@ class ModelEnergy:
             Passed to `ModelEnergy.layer_energy`.
         dt : float, optional
             Passed to `ModelEnergy.layer_energy`.
-        line_length : int
-            Width of the table, in characters. Long cells wrap.
+        line_length : int, optional
+            Width of the output, in characters. Defaults to the width of the
+            terminal (or notebook) that it is printed to.
         print_warnings : bool
             Whether to print warnings about the estimate below the table: layers
             with non-spiking nonlinearities estimated on a spiking device, and
             example data that looks like it lacks a time axis.
+
+        Raises
+        ------
+        TypeError
+            If ``timesteps_per_inference`` or ``line_length`` is not an int, or
+            ``dt`` is not a number.
+        ValueError
+            If a column or device is unknown, if ``line_length`` is less than 1,
+            or as `ModelEnergy.layer_energy`.
         """
+        report = self._summary(columns, timesteps_per_inference, dt, print_warnings)
+        console = rich.console.Console(
+            width=_check_line_length(line_length), **_CONSOLE_OPTIONS
+        )
+        console.print(report)
+
+    def summary_string(
+        self,
+        columns=(
+            "name",
+            "output_shape",
+            "params",
+            "connections",
+            "neurons",
+            "energy cpu",
+        ),
+        timesteps_per_inference=1,
+        dt=None,
+        line_length=None,
+        print_warnings=True,
+    ):
+        """Return the text that `ModelEnergy.summary` prints, as plain text.
+
+        Parameters
+        ----------
+        columns, timesteps_per_inference, dt, line_length, print_warnings
+            As `ModelEnergy.summary`. When ``line_length`` is None, the text is
+            as wide as ``summary`` would print it.
+
+        Returns
+        -------
+        str
+            The table, totals and warnings, without colour or other terminal
+            codes, and without a newline at the end.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As `ModelEnergy.summary`.
+
+        Examples
+        --------
+        >>> inp = keras.Input((4,), name="pixels")
+        >>> out = keras.layers.Dense(2, name="out")(inp)
+        >>> energy = keras_spiking.ModelEnergy(keras.Model(inp, out, name="tiny"))
+        >>> print(energy.summary_string(line_length=80))
+        Model energy: "tiny"
+                                                                           Energy
+        Layer (type)         Output shape  Params  Connections  Neurons   cpu (J)
+        ─────────────────────────────────────────────────────────────────────────
+        pixels (InputLayer)  (None, 4)          0            0        0  0.00e+00
+        out (Dense)          (None, 2)         10            8        0  6.88e-08
+        Total energy per inference on cpu: 6.88e-08 J
+        """
+        report = self._summary(columns, timesteps_per_inference, dt, print_warnings)
+        text = io.StringIO()
+        console = rich.console.Console(
+            file=text,
+            width=_check_line_length(line_length) or rich.console.Console().width,
+            color_system=None,
+            force_terminal=False,
+            force_jupyter=False,
+            **_CONSOLE_OPTIONS,
+        )
+        console.print(report)
+        return "\n".join(line.rstrip() for line in text.getvalue().splitlines())
+
+    def _summary(self, columns, timesteps_per_inference, dt, print_warnings):
+        """The ``rich`` renderable that `summary` prints."""
         specs = [_parse_column(column) for column in columns]
+        timesteps_per_inference = _check_timesteps(timesteps_per_inference)
+        dt = _check_dt(dt)
         devices = []
         for _, device in specs:
             if device is not None and device not in devices:
                 self._device(device)
                 devices.append(device)
 
-        headers = [_column_header(kind, device) for kind, device in specs]
         rows = [
             [
                 self._cell(layer, kind, device, timesteps_per_inference, dt)
@@ -575,24 +753,53 @@ class ModelEnergy:
             ]
             for layer in self.model.layers
         ]
-        lines = [f'Model energy: "{self.model.name}"']
-        lines += _format_table(headers, rows, line_length)
+        # columns two spaces apart, the header underlined
+        table = rich.table.Table(
+            box=rich.box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        numeric = [kind not in ("name", "output_shape") for kind, _ in specs]
+        for i, (kind, device) in enumerate(specs):
+            header = _column_header(kind, device)
+            if not numeric[i]:
+                # rich narrows these first when the table is too wide
+                table.add_column(header, overflow="fold")
+                continue
+            # numbers keep their width (unless nothing else is left to narrow);
+            # the header wraps to that width
+            width = max(len(text) for text in header.split() + [r[i] for r in rows])
+            table.add_column(
+                rich.text.Text(header, no_wrap=False, overflow="fold"),
+                justify="right",
+                no_wrap=True,
+                max_width=width,
+            )
+        for row in rows:
+            # a cell of a number folds rather than losing digits to an ellipsis
+            table.add_row(
+                *(
+                    rich.text.Text(text, no_wrap=False, overflow="fold")
+                    if is_number
+                    else text
+                    for text, is_number in zip(row, numeric, strict=True)
+                )
+            )
+
+        parts = [rich.text.Text(f'Model energy: "{self.model.name}"', style="bold")]
+        parts.append(table)
         for device in devices:
             total = self.total_energy(device, timesteps_per_inference, dt)
-            lines.append(f"Total energy per inference on {device}: {total:.2e} J")
+            parts.append(f"Total energy per inference on {device}: {total:.2e} J")
 
-        warning_lines = self._summary_warnings(devices) if print_warnings else []
-        if warning_lines:
-            lines.append("")
-            lines.append("Warnings:")
-            for message in warning_lines:
-                lines += textwrap.wrap(
-                    message,
-                    width=max(line_length, 20),
-                    initial_indent="- ",
-                    subsequent_indent="  ",
-                )
-        print("\n".join(lines))
+        messages = self._summary_warnings(devices) if print_warnings else []
+        if messages:
+            warning_list = rich.table.Table.grid(padding=(0, 1))
+            for message in messages:
+                warning_list.add_row("-", message)
+            parts += ["", rich.text.Text("Warnings:", style="bold"), warning_list]
+        return rich.console.Group(*parts)
 
     def _cell(self, layer, kind, device, timesteps_per_inference, dt):
         """The text of one cell of the summary table."""
@@ -655,6 +862,9 @@ class ModelEnergy:
 # --- helpers --------------------------------------------------------------------
 
 
+# the options of every console that renders a summary: text is taken literally
+_CONSOLE_OPTIONS = {"highlight": False, "markup": False, "emoji": False}
+
 _SIMPLE_COLUMNS = {
     "name": "Layer (type)",
     "output_shape": "Output shape",
@@ -686,79 +896,183 @@ def _parse_column(column):
 
 
 def _column_header(kind, device):
-    """The header of a summary column, and whether its cells may wrap."""
+    """The header of a summary column."""
     if kind in _SIMPLE_COLUMNS:
-        return _SIMPLE_COLUMNS[kind], kind in ("name", "output_shape")
-    return f"{_ENERGY_COLUMNS[kind]} {device} (J)", False
+        return _SIMPLE_COLUMNS[kind]
+    return f"{_ENERGY_COLUMNS[kind]} {device} (J)"
 
 
-def _format_table(headers, rows, line_length, gap=2):
-    """Lay out a table in ``line_length`` characters, wrapping long cells.
+_STAT_NAMES = ("connections", "neurons", "spiking")
 
-    ``headers`` is a list of ``(text, wrappable)``; numeric (not wrappable)
-    columns are right-aligned and never narrower than their widest cell.
+
+def _checked_stats(func, stats, layer):
+    """The statistics a registered function returned, checked."""
+    name = getattr(func, "__name__", repr(func))
+    if not isinstance(stats, Mapping):
+        raise TypeError(
+            f"The stats function {name} registered with ModelEnergy for "
+            f"{type(layer).__name__} returned {type(stats).__name__} for layer "
+            f"'{layer.name}'; it must return a dict with any of "
+            f"{', '.join(_STAT_NAMES)}."
+        )
+    unknown = [key for key in stats if key not in _STAT_NAMES]
+    if unknown:
+        raise ValueError(
+            f"The stats function {name} registered with ModelEnergy for "
+            f"{type(layer).__name__} returned unknown statistic(s) "
+            f"{', '.join(repr(key) for key in unknown)} for layer '{layer.name}'. "
+            f"Valid statistics are {', '.join(repr(key) for key in _STAT_NAMES)}."
+        )
+    return stats
+
+
+def _check_energy(argument, value):
+    """An energy per operation as a float, checked to be non-negative and finite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{argument}` must be a number (joules per operation, e.g. 1e-12), got "
+            f"{value!r} of type {type(value).__name__}."
+        )
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(
+            f"`{argument}` must be a non-negative finite number of joules per "
+            f"operation (e.g. 1e-12), got {value!r}."
+        )
+    return float(value)
+
+
+def _check_timesteps(timesteps_per_inference):
+    """``timesteps_per_inference`` as an int, checked to be at least 1."""
+    value = timesteps_per_inference
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"`timesteps_per_inference` must be an int (the number of time steps an "
+            f"event-based device runs for one inference), got {value!r} of type "
+            f"{type(value).__name__}."
+        )
+    if value < 1:
+        raise ValueError(
+            f"`timesteps_per_inference` must be at least 1 (the number of time steps "
+            f"an event-based device runs for one inference), got {value!r}."
+        )
+    return int(value)
+
+
+def _check_dt(dt):
+    """``dt`` as a float (``default.dt`` if None), checked to be positive and finite.
+
+    ``dt`` may also be a scalar tensor or variable, such as a layer's ``dt``.
     """
+    value = default.dt if dt is None else dt
+    try:
+        array = np.asarray(keras.ops.convert_to_numpy(value))
+    except (TypeError, ValueError):
+        array = np.asarray(None)
+    if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
+        raise TypeError(
+            f"`dt` must be a number of seconds (e.g. 0.001), or None for "
+            f"keras_spiking.default.dt; got {value!r} of type {type(value).__name__}."
+        )
+    value = float(array)
+    if not (math.isfinite(value) and value > 0):
+        source = "keras_spiking.default.dt" if dt is None else "`dt`"
+        raise ValueError(
+            f"{source} must be a positive finite number of seconds (e.g. 0.001), "
+            f"got {value!r}."
+        )
+    return value
 
-    def lines_of(text):
-        return text.split("\n")
 
-    n_columns = len(headers)
-    widths, minimum = [], []
-    for i, (header, wrappable) in enumerate(headers):
-        texts = [header] + [row[i] for row in rows]
-        widths.append(max(len(line) for text in texts for line in lines_of(text)))
-        word = max(len(w) for w in header.split())
-        cells = max((len(line) for row in rows for line in lines_of(row[i])), default=0)
-        minimum.append(max(word, min(cells, 8) if wrappable else cells))
+def _check_line_length(line_length):
+    """``line_length``, checked to be None or a positive int."""
+    if line_length is None:
+        return None
+    if isinstance(line_length, (bool, np.bool_)) or not isinstance(
+        line_length, numbers.Integral
+    ):
+        raise TypeError(
+            f"`line_length` must be an int (characters per line), or None for the "
+            f"width of the terminal; got {line_length!r} of type "
+            f"{type(line_length).__name__}."
+        )
+    if line_length < 1:
+        raise ValueError(
+            f"`line_length` must be a positive number of characters per line, or "
+            f"None for the width of the terminal; got {line_length!r}."
+        )
+    return int(line_length)
 
-    def total():
-        return sum(widths) + gap * (n_columns - 1)
 
-    # narrow the numeric columns first (their headers wrap), then the text ones
-    for wrap_text in (False, True):
-        while total() > line_length:
-            slack = [
-                w - m if wrappable == wrap_text else 0
-                for w, m, (_, wrappable) in zip(widths, minimum, headers, strict=True)
-            ]
-            if max(slack) <= 0:
-                break
-            widths[slack.index(max(slack))] -= 1
-    if total() < line_length:
-        widths[0] += line_length - total()
+def _check_example_data(model, example_data):
+    """Check that ``example_data`` fits the model's inputs and is finite."""
+    inputs = list(model.inputs)
+    if isinstance(example_data, Mapping):
+        by_name = model.input if isinstance(model.input, Mapping) else {}
+        by_name = {**{tensor.name: tensor for tensor in inputs}, **by_name}
+        # keys that name no input are left for Keras to report
+        pairs = [
+            (str(key), by_name[key], data)
+            for key, data in example_data.items()
+            if key in by_name
+        ]
+    else:
+        # a list of arrays holds one per input; a nested list of numbers is one
+        if isinstance(example_data, (list, tuple)) and all(
+            hasattr(data, "shape") for data in example_data
+        ):
+            datas = list(example_data)
+        else:
+            datas = [example_data]
+        if len(datas) != len(inputs):
+            raise ValueError(
+                f"Model '{model.name}' has {len(inputs)} input(s), but example_data "
+                f"has {len(datas)}. Pass one array per model input, in a list (in "
+                f"the order of model.inputs) or a dict keyed by input name."
+            )
+        pairs = [
+            (tensor.name, tensor, data)
+            for tensor, data in zip(inputs, datas, strict=True)
+        ]
 
-    def render(cells):
-        wrapped = []
-        for text, width in zip(cells, widths, strict=True):
-            cell_lines = []
-            for line in lines_of(text):
-                # wrap at spaces; split only words that are wider than the column
-                pieces = textwrap.wrap(
-                    line, width, break_long_words=False, break_on_hyphens=False
+    for name, tensor, data in pairs:
+        array = np.asarray(data)
+        expected = tuple(tensor.shape)
+        fits = array.ndim == len(expected) and all(
+            size is None or size == actual
+            for size, actual in zip(expected[1:], array.shape[1:], strict=True)
+        )
+        if not fits:
+            fix = "Pass an array of that shape."
+            no_time = expected[:1] + expected[2:]
+            # an axis of unknown length after the batch is time (see _count)
+            if (
+                len(expected) > 2
+                and expected[1] is None
+                and array.ndim == len(no_time)
+                and all(
+                    size is None or size == actual
+                    for size, actual in zip(no_time[1:], array.shape[1:], strict=True)
                 )
-                for piece in pieces or [""]:
-                    cell_lines += [
-                        piece[k : k + width] for k in range(0, len(piece), width)
-                    ] or [""]
-            wrapped.append(cell_lines)
-        out = []
-        for j in range(max(len(cell) for cell in wrapped)):
-            parts = []
-            for cell, width, (_, wrappable) in zip(
-                wrapped, widths, headers, strict=True
             ):
-                text = cell[j] if j < len(cell) else ""
-                parts.append(text.ljust(width) if wrappable else text.rjust(width))
-            out.append((" " * gap).join(parts).rstrip())
-        return out
-
-    lines = ["=" * total()]
-    lines += render([header for header, _ in headers])
-    lines.append("-" * total())
-    for row in rows:
-        lines += render(row)
-    lines.append("=" * total())
-    return lines
+                fix = (
+                    "It looks like it lacks the time axis (axis 1, of any length): "
+                    "give each example several time steps, e.g. "
+                    "`np.repeat(x[:, None], n_steps, axis=1)`."
+                )
+            raise ValueError(
+                f"example_data for input '{name}' of model '{model.name}' has shape "
+                f"{array.shape}, but the model expects shape {expected} (batch "
+                f"first; None is any length). {fix}"
+            )
+        if np.issubdtype(array.dtype, np.inexact):
+            bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+            if bad:
+                raise ValueError(
+                    f"example_data for input '{name}' of model '{model.name}' has "
+                    f"{bad} NaN or infinite value(s) (of {array.size}); the firing "
+                    f"rates measured on it would be meaningless. Remove or replace "
+                    f"them (e.g. with np.nan_to_num)."
+                )
 
 
 def _model_nodes(model):
@@ -780,8 +1094,10 @@ def _model_nodes(model):
             f"or unbuilt model."
         )
     producer = {}
-    for layer in model.layers:
-        for node in layer._inbound_nodes:
+    # a functional model's graph may also hold operations that are not layers
+    # (e.g. `x[:, 0]` on a symbolic tensor); Sequential models have only layers
+    for operation in getattr(model, "operations", model.layers):
+        for node in operation._inbound_nodes:
             for tensor in node.output_tensors:
                 producer[id(tensor)] = node
     input_ids = {id(tensor) for tensor in inputs}
@@ -860,7 +1176,7 @@ def _drop_time(shape):
 
 
 def _zero_stats(node):
-    """Layers that only move data: no connections, no neurons."""
+    """Layers that count no connections and no neurons."""
     return {"connections": 0, "neurons": 0, "spiking": True}
 
 
@@ -921,6 +1237,33 @@ def _activation_stats(node):
     return {"connections": 0, "neurons": outputs, "spiking": False}
 
 
+def _average_pooling_stats(node):
+    layer = node.operation
+    outputs = _count(node.output_tensors[0].shape, layer, "output")
+    return {
+        "connections": outputs * math.prod(layer.pool_size),
+        "neurons": 0,
+        "spiking": True,
+    }
+
+
+for _layer_type in (
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.AveragePooling3D,
+):
+    ModelEnergy.register_layer(_layer_type)(_average_pooling_stats)
+
+
+# see "Elementwise affine layers" in ModelEnergy's docstring
+for _layer_type in (
+    keras.layers.BatchNormalization,
+    keras.layers.Rescaling,
+    keras.layers.Normalization,
+):
+    ModelEnergy.register_layer(_layer_type)(_zero_stats)
+
+
 for _layer_type in (
     keras.layers.Activation,
     keras.layers.ReLU,
@@ -952,3 +1295,8 @@ def _spiking_activation_stats(node):
             f"keras.Input the full shape."
         )
     return {"connections": 0, "neurons": math.prod(size), "spiking": True}
+
+
+# see "Synaptic filters" in ModelEnergy's docstring
+for _layer_type in (spiking_layers.Lowpass, spiking_layers.Alpha):
+    ModelEnergy.register_layer(_layer_type)(_zero_stats)

@@ -4,37 +4,87 @@ The usual Keras regularizers pull values towards zero. The regularizers here pul
 them towards a ``target`` instead, which is what we want for firing rates: a
 neuron that never spikes is as useless as one that is saturated. The target can be
 a single value, or a range ``(low, high)`` inside which values go unpenalized.
+
+Every regularizer here computes its penalty in float32 (float64 for float64 values)
+and returns it as a float32 scalar, whatever the dtype policy, so that it adds to
+the float32 loss under ``mixed_float16``, ``mixed_bfloat16`` and ``float64``
+policies alike.
 """
 
+import math
+import numbers
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
+
+from keras_spiking.constraints import _check_axis, _standardize_axis
+
+
+def _as_numpy(value):
+    """``value`` as a numpy array if it is a tensor or a numpy value, else as is."""
+    if keras.ops.is_tensor(value):
+        return keras.ops.convert_to_numpy(value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    return value
+
+
+def _number(value, name):
+    """Return ``value`` as a Python number, or raise a clear ``TypeError``."""
+    value = _as_numpy(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a number; got {value!r}")
+    return value
 
 
 def _standardize_target(target):
-    """Return ``target`` as a number or a ``(low, high)`` tuple.
+    """Return ``target`` as a number or a ``(low, high)`` tuple of numbers.
 
-    Lists are accepted too, because a tuple comes back from a JSON config as a
-    list.
+    Any sequence or 1-D array of two numbers (a list, a tuple, a numpy array, a
+    tensor) is a range; lists are accepted too because a tuple comes back from a
+    JSON config as a list.
     """
+    target = _as_numpy(target)
+    if isinstance(target, np.ndarray):
+        if target.ndim > 1:
+            raise ValueError(
+                "`target` must be a number or a (low, high) pair; got an array of "
+                f"shape {target.shape}"
+            )
+        target = target.tolist()
     if isinstance(target, (tuple, list)):
         if len(target) != 2:
             raise ValueError(
                 "`target` must be a number or a (low, high) pair; got "
                 f"{len(target)} values: {target!r}"
             )
-        low, high = target
-        if low > high:
+        low, high = (_number(value, "target") for value in target)
+        if math.isnan(low) or math.isnan(high) or low > high:
             raise ValueError(
-                f"The range given as `target` must have low <= high; got {target!r}"
+                "The range given as `target` must have low <= high (and no NaN); "
+                f"got {target!r}"
             )
         return (low, high)
+    target = _number(target, "target")
+    if math.isnan(target):
+        raise ValueError("`target` must not be NaN")
     return target
 
 
-# default penalty of `RangedRegularizer`; each regularizer gets its own copy
-_DEFAULT_REGULARIZER = keras.regularizers.L1L2(l2=0.01)
+def _at_least_float32(x):
+    """``x`` as a tensor of float32, or of float64 if it is float64.
+
+    Narrower floats (float16, bfloat16) could overflow in a sum of squares, and
+    the penalty is added to a float32 loss.
+    """
+    x = ops.convert_to_tensor(x)
+    if keras.backend.standardize_dtype(x.dtype) == "float64":
+        return x
+    return ops.cast(x, "float32")
 
 
 @keras.saving.register_keras_serializable(package="keras_spiking")
@@ -53,9 +103,23 @@ class RangedRegularizer(keras.regularizers.Regularizer):
         lie outside the range back to its nearest edge, and leaves values inside
         the range alone (the penalty is
         ``regularizer(relu(low - x) + relu(x - high))``).
-    regularizer : keras.regularizers.Regularizer
-        Penalty applied to the departures of the values from ``target``.
-        Defaults to ``keras.regularizers.L1L2(l2=0.01)``.
+    regularizer : keras.regularizers.Regularizer or None
+        Penalty applied to the departures of the values from ``target`` (anything
+        ``keras.regularizers.get`` accepts). None, the default, means
+        ``keras.regularizers.L1L2(l2=0.01)``.
+
+    Notes
+    -----
+    With ``spiking_aware_training=True`` (the default), an activity regularizer
+    on a `.SpikingActivation` sees single spikes, of height ``1/dt``, rather than
+    rates, so its penalty grows as ``dt`` shrinks (for example while a
+    `.DtScheduler` anneals ``dt``). To regularize rates, put the regularizer on a
+    path that carries rates (a layer with ``spiking_aware_training=False``) or on
+    a filtered output (such as a `.Lowpass` after the spikes); or else choose
+    ``target`` for spike heights at the ``dt`` you train with.
+
+    The penalty is computed in float32 (float64 for float64 values) and returned
+    as float32 under every dtype policy.
 
     Examples
     --------
@@ -68,23 +132,28 @@ class RangedRegularizer(keras.regularizers.Regularizer):
     0.0500
     """
 
-    def __init__(self, target=0, regularizer=_DEFAULT_REGULARIZER):
+    def __init__(self, target=0, regularizer=None):
         super().__init__()
-        if regularizer is _DEFAULT_REGULARIZER:
-            regularizer = keras.regularizers.L1L2(l2=0.01)
         self.target = _standardize_target(target)
-        self.regularizer = keras.regularizers.get(regularizer)
+        self.regularizer = (
+            keras.regularizers.L1L2(l2=0.01)
+            if regularizer is None
+            else keras.regularizers.get(regularizer)
+        )
 
     def __call__(self, x):
-        x = ops.convert_to_tensor(x)
+        """Return the penalty on ``x``, a float32 scalar."""
+        x = _at_least_float32(x)
+        # the target in the dtype of ``x`` (a bare float may become float32 first)
         if isinstance(self.target, tuple):
-            low, high = self.target
+            low, high = (ops.convert_to_tensor(t, dtype=x.dtype) for t in self.target)
             x = ops.relu(ops.subtract(low, x)) + ops.relu(ops.subtract(x, high))
         else:
-            x = ops.subtract(x, self.target)
-        return self.regularizer(x)
+            x = ops.subtract(x, ops.convert_to_tensor(self.target, dtype=x.dtype))
+        return ops.cast(self.regularizer(x), "float32")
 
     def get_config(self):
+        """Return the constructor arguments, for ``from_config``."""
         return {
             "target": self.target,
             "regularizer": keras.regularizers.serialize(self.regularizer),
@@ -92,6 +161,7 @@ class RangedRegularizer(keras.regularizers.Regularizer):
 
     @classmethod
     def from_config(cls, config):
+        """Make a regularizer from the output of ``get_config``."""
         config = dict(config)
         if "regularizer" in config:  # subclasses store their weights instead
             config["regularizer"] = keras.regularizers.deserialize(
@@ -119,6 +189,12 @@ class L1L2(RangedRegularizer):
         the range are not).
     kwargs : dict
         Passed on to ``keras.regularizers.L1L2``.
+
+    Notes
+    -----
+    With ``spiking_aware_training=True``, an activity regularizer on a
+    `.SpikingActivation` sees spikes of height ``1/dt``, so its penalty grows as
+    ``dt`` shrinks; see `.RangedRegularizer` for how to regularize rates instead.
     """
 
     def __init__(self, l1=0.0, l2=0.0, target=0, **kwargs):
@@ -137,6 +213,7 @@ class L1L2(RangedRegularizer):
         return self.regularizer.l2
 
     def get_config(self):
+        """Return the constructor arguments, for ``from_config``."""
         return {"l1": self.l1, "l2": self.l2, "target": self.target}
 
 
@@ -157,6 +234,12 @@ class L1(RangedRegularizer):
         the range are not).
     kwargs : dict
         Passed on to ``keras.regularizers.L1``.
+
+    Notes
+    -----
+    With ``spiking_aware_training=True``, an activity regularizer on a
+    `.SpikingActivation` sees spikes of height ``1/dt``, so its penalty grows as
+    ``dt`` shrinks; see `.RangedRegularizer` for how to regularize rates instead.
     """
 
     def __init__(self, l1=0.01, target=0, **kwargs):
@@ -173,6 +256,7 @@ class L1(RangedRegularizer):
         return self._l1
 
     def get_config(self):
+        """Return the constructor arguments, for ``from_config``."""
         return {"l1": self.l1, "target": self.target}
 
 
@@ -193,6 +277,12 @@ class L2(RangedRegularizer):
         the range are not).
     kwargs : dict
         Passed on to ``keras.regularizers.L2``.
+
+    Notes
+    -----
+    With ``spiking_aware_training=True``, an activity regularizer on a
+    `.SpikingActivation` sees spikes of height ``1/dt``, so its penalty grows as
+    ``dt`` shrinks; see `.RangedRegularizer` for how to regularize rates instead.
     """
 
     def __init__(self, l2=0.01, target=0, **kwargs):
@@ -206,6 +296,7 @@ class L2(RangedRegularizer):
         return self.regularizer.l2
 
     def get_config(self):
+        """Return the constructor arguments, for ``from_config``."""
         return {"l2": self.l2, "target": self.target}
 
 
@@ -222,11 +313,13 @@ class Percentile(L1L2):
     Parameters
     ----------
     percentile : float
-        Percentile to compute over ``axis``, in ``[0, 100]``. Between ranks the
-        value is interpolated linearly (as by ``numpy.percentile`` with
+        Percentile to compute over ``axis``, a number in ``[0, 100]``. Between
+        ranks the value is interpolated linearly (as by ``numpy.percentile`` with
         ``method="linear"``). The default, 100, takes the maximum over ``axis``.
     axis : int or tuple of int
-        Axis or axes to take the percentile over.
+        Axis or axes to take the percentile over. They must exist in the values
+        the regularizer is applied to (a ``ValueError`` says so when it is first
+        applied).
     target : float or tuple of float
         The value the percentiles are driven towards: a single number, or a range
         ``(low, high)`` outside of which percentiles are penalized (percentiles
@@ -235,6 +328,14 @@ class Percentile(L1L2):
         Weight on the L1 regularization penalty applied to the percentiles.
     l2 : float
         Weight on the L2 regularization penalty applied to the percentiles.
+
+    Notes
+    -----
+    With ``spiking_aware_training=True``, an activity regularizer on a
+    `.SpikingActivation` sees spikes of height ``1/dt``, so its penalty grows as
+    ``dt`` shrinks; see `.RangedRegularizer` for how to regularize rates instead.
+    The example below trains with ``dt=1``, so spikes and rates have the same
+    units there.
 
     Examples
     --------
@@ -311,6 +412,7 @@ class Percentile(L1L2):
     def __init__(self, percentile=100, axis=0, target=0, l1=0, l2=0):
         super().__init__(l1=l1, l2=l2, target=target)
 
+        percentile = _number(percentile, "percentile")
         if not 0 <= percentile <= 100:
             raise ValueError(
                 f"`percentile` must be in the range [0, 100]; got {percentile!r}"
@@ -324,19 +426,22 @@ class Percentile(L1L2):
             )
 
         self.percentile = percentile
-        # a tuple comes back from a JSON config as a list
-        self.axis = tuple(axis) if isinstance(axis, list) else axis
+        self.axis = _standardize_axis(axis)
 
     def __call__(self, x):
-        x = ops.convert_to_tensor(x)
+        """Return the penalty on the percentiles of ``x``, a float32 scalar."""
+        x = _at_least_float32(x)
+        _check_axis(self.axis, x)
         if self.percentile == 100:
             # exactly the maximum (gradient shared between tied maxima)
             x = ops.max(x, axis=self.axis)
         else:
-            x = ops.quantile(x, self.percentile / 100, axis=self.axis, method="linear")
+            q = ops.convert_to_tensor(self.percentile / 100, dtype=x.dtype)
+            x = ops.quantile(x, q, axis=self.axis, method="linear")
         return super().__call__(x)
 
     def get_config(self):
+        """Return the constructor arguments, for ``from_config``."""
         config = super().get_config()
         config.update({"percentile": self.percentile, "axis": self.axis})
         return config

@@ -1,4 +1,4 @@
-"""Shared fixtures for the keras_spiking tests."""
+"""Shared fixtures and helpers for the keras_spiking tests."""
 
 import os
 
@@ -9,12 +9,43 @@ import pytest  # noqa: E402
 
 import keras_spiking  # noqa: E402
 
+BACKEND = keras.backend.backend()
+
 
 @pytest.fixture(autouse=True)
 def _isolate_defaults():
-    """Give every test a fresh ``keras_spiking.default`` and Keras session."""
+    """Give every test a fresh ``keras_spiking.default``, Keras session and policy."""
     saved_dt = keras_spiking.default.dt
+    saved_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(0)
     yield
     keras_spiking.default.dt = saved_dt
+    keras.config.set_dtype_policy(saved_policy)
     keras.backend.clear_session()
+
+
+def gradients(fn, *args):
+    """The gradients of the scalar ``fn(*args)`` with respect to each of ``args``.
+
+    ``args`` are numpy arrays; ``fn`` takes backend tensors. Each backend has its
+    own way of differentiating, so this is the one backend-specific helper.
+    """
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.constant(a) for a in args]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            value = fn(*tensors)
+        grads = tape.gradient(value, tensors)
+    elif BACKEND == "jax":
+        import jax
+
+        grads = jax.grad(fn, argnums=tuple(range(len(args))))(*args)
+    else:
+        import torch
+
+        tensors = [torch.tensor(a, requires_grad=True) for a in args]
+        fn(*tensors).backward()
+        grads = [t.grad for t in tensors]
+    return [None if g is None else keras.ops.convert_to_numpy(g) for g in grads]

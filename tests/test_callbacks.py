@@ -205,22 +205,131 @@ def test_tensor_is_not_a_variable():
         DtScheduler(keras.ops.convert_to_tensor(0.001), lambda step: 0.001)
 
 
+class PrintFirstBatch(keras.callbacks.Callback):
+    """Prints the ``dt`` that the first batch of each epoch begins with."""
+
+    def __init__(self, dt):
+        super().__init__()
+        self.dt = dt
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            print(f"first batch: {float(self.dt.numpy()):.6g}")
+
+
 def test_verbose(capsys):
     dt = keras.Variable(0.001, trainable=False)
-    fit(dt, [DtScheduler(dt, lambda step: 0.25 * 0.5**step, verbose=True)], epochs=3)
+    scheduler = DtScheduler(dt, lambda step: 0.25 * 0.5**step, verbose=True)
+    fit(dt, [scheduler, PrintFirstBatch(dt)], epochs=3)
     lines = capsys.readouterr().out.strip().splitlines()
-    # printed at the first batch of each epoch (5 batches each): the dt of that epoch
+    # printed at the start of each epoch (5 batches each), before its first batch:
+    # the dt of the epoch's first step, which that batch then runs with
     assert lines == [
-        "Epoch 1: DtScheduler setting dt to 0.25",
-        "Epoch 2: DtScheduler setting dt to 0.0078125",
-        "Epoch 3: DtScheduler setting dt to 0.000244141",
+        "DtScheduler: epoch 1 starts with dt = 0.25",
+        "first batch: 0.25",
+        "DtScheduler: epoch 2 starts with dt = 0.0078125",
+        "first batch: 0.0078125",
+        "DtScheduler: epoch 3 starts with dt = 0.000244141",
+        "first batch: 0.000244141",
     ]
+
+
+def test_verbose_at_epoch_begin(capsys):
+    """The report comes when the epoch begins, with the value then in force."""
+    dt = keras.Variable(0.001, trainable=False)
+    scheduler = DtScheduler(dt, lambda step: 0.01 * (step + 1), verbose=True)
+    scheduler.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    scheduler.set_params({"epochs": 3, "steps": 4})
+    scheduler.on_train_begin()
+    scheduler.on_epoch_begin(2)
+    assert capsys.readouterr().out == "DtScheduler: epoch 3 starts with dt = 0.09\n"
+    assert float(dt.numpy()) == pytest.approx(0.09)  # step 2 * 4 + 0
 
 
 def test_not_verbose(capsys):
     dt = keras.Variable(0.001, trainable=False)
     fit(dt, [DtScheduler(dt, lambda step: 0.002)], epochs=2)
     assert capsys.readouterr().out == ""
+
+
+def test_scheduler_not_callable():
+    dt = keras.Variable(0.001, trainable=False)
+    with pytest.raises(
+        TypeError,
+        match=r"`scheduler` must be .*LearningRateSchedule.*"
+        r"got 0\.5",
+    ):
+        DtScheduler(dt, 0.5)
+
+
+def start(scheduler, steps=4):
+    """Set ``scheduler`` up as ``fit`` would, for ``steps`` batches an epoch."""
+    scheduler.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    scheduler.set_params({"epochs": 3, "steps": steps})
+    scheduler.on_train_begin()
+
+
+BAD_DTS = [0.0, -0.001, np.nan, np.inf, -np.inf, 1e-46, 3e-39, 1e39]
+
+
+@pytest.mark.parametrize("bad", BAD_DTS)
+def test_bad_dt_at_epoch_begin(bad):
+    """Zero, negative, non-finite, or out of float32's range for dt or 1/dt."""
+    dt = keras.Variable(0.001, trainable=False)
+    scheduler = DtScheduler(dt, lambda step: bad)
+    start(scheduler)
+    with pytest.raises(ValueError) as info:
+        scheduler.on_epoch_begin(1)
+    message = str(info.value)
+    assert "`dt`" in message and "step 4" in message and repr(bad) in message
+    assert "1.18e-38 to 3.4e+38" in message
+    assert float(dt.numpy()) == np.float32(0.001)  # nothing assigned
+
+
+def test_bad_dt_mid_epoch():
+    dt = keras.Variable(0.001, trainable=False)
+    scheduler = DtScheduler(dt, lambda step: 0.01 if step < 6 else 0.0)
+    start(scheduler)
+    scheduler.on_epoch_begin(1)
+    scheduler.on_train_batch_begin(1)  # step 5
+    with pytest.raises(ValueError, match=r"`dt` = 0\.0 for step 6"):
+        scheduler.on_train_batch_begin(2)
+    assert float(dt.numpy()) == np.float32(0.01)
+
+
+@pytest.mark.parametrize("good", [1.2e-38, 1e-30, 1e-5, 1.0, 3e38])
+def test_extreme_but_usable_dt(good):
+    """Values whose dt and 1/dt are finite and non-zero in float32 are assigned."""
+    dt = keras.Variable(0.001, trainable=False)
+    scheduler = DtScheduler(dt, lambda step: good)
+    start(scheduler)
+    scheduler.on_epoch_begin(0)
+    assert float(dt.numpy()) == np.float32(good)
+    assert np.isfinite(1 / np.float32(dt.numpy()))
+
+
+def test_bad_dt_stops_fit():
+    """In ``fit`` the error comes before the step that would use the value."""
+    dt = keras.Variable(0.001, trainable=False)
+    watch = Watch(dt)
+    with pytest.raises(ValueError, match=r"`dt` = nan for step 7"):
+        fit(
+            dt,
+            [DtScheduler(dt, lambda step: np.nan if step == 7 else 0.01), watch],
+            epochs=2,
+        )
+    # steps 0 to 6 ran with their dt
+    np.testing.assert_allclose(watch.dts, [0.01] * 7, rtol=1e-6)
+    assert float(dt.numpy()) == np.float32(0.01)
+
+
+@pytest.mark.parametrize("value", [np.array([0.1, 0.2]), "0.1", None, True])
+def test_scheduler_returns_not_a_number(value):
+    dt = keras.Variable(0.001, trainable=False)
+    scheduler = DtScheduler(dt, lambda step: value)
+    start(scheduler)
+    with pytest.raises(TypeError, match=r"`scheduler\(0\)` must return one number"):
+        scheduler.on_epoch_begin(0)
 
 
 def test_docstring_example():

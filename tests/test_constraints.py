@@ -65,6 +65,50 @@ def test_serialization(axis):
     assert isinstance(constraint, keras.constraints.Constraint)
 
 
+@pytest.mark.parametrize("axis", ["0", 1.0, None, (), [0, "1"], (0, 1.5), True])
+def test_axis_type(axis):
+    with pytest.raises(TypeError, match="`axis` must be an int or a non-empty tuple"):
+        constraints.Mean(axis=axis)
+
+
+def test_numpy_axis():
+    assert constraints.Mean(axis=np.int64(0)).axis == 0
+    assert type(constraints.Mean(axis=np.int64(0)).axis) is int
+    assert constraints.Mean(axis=[np.int32(0), 1]).axis == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "axis, message",
+    [
+        (2, "out of range"),
+        (-3, "out of range"),
+        ((0, 2), "out of range"),
+        ((1, -1), "more than once"),
+    ],
+)
+def test_axis_not_in_weight(axis, message):
+    """Known only once the weight is seen: a clear error when it is."""
+    constraint = constraints.Mean(axis=axis)  # no error yet
+    with pytest.raises(ValueError, match=rf"`axis`=.*{message}.*rank 2"):
+        apply(constraint, np.ones((2, 3)))
+
+
+def test_axis_not_in_layer_weight():
+    """On a layer, the error comes when the constraint is first applied."""
+    inp = keras.Input((None, 4))
+    layer = keras_spiking.Lowpass(0.01, tau_constraint=constraints.Mean(axis=3))
+    model = keras.Model(inp, layer(inp))
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    with pytest.raises(ValueError, match=r"`axis`=3 is out of range .* rank 2"):
+        model.fit(np.ones((2, 3, 4)), np.zeros((2, 3, 4)), epochs=1, verbose=0)
+
+
+def test_own_docstrings():
+    for method in ("__call__", "get_config"):
+        own = getattr(constraints.Mean, method).__doc__
+        assert own and "Keras" not in own and "model_to_estimator" not in own
+
+
 def test_shared_tau(tmp_path):
     """``tau_constraint=Mean()`` gives every unit of a filter one shared ``tau``."""
     inp = keras.Input((None, 4))
