@@ -29,7 +29,7 @@ class DtScheduler(keras.callbacks.Callback):
         Schedule giving the value of ``dt`` as a function of the training step
         (one training step is one minibatch of training). Each value must be a
         usable time step, from about ``1.2e-38`` to ``3.4e38`` seconds (both ``dt``
-        and ``1/dt`` finite float32 numbers; see `keras_spiking.layers.check_dt`);
+        and ``1/dt`` finite float32 numbers);
         for a value outside that range, this callback raises a ``ValueError`` and
         leaves ``dt`` as it was.
     verbose : bool

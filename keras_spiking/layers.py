@@ -636,6 +636,10 @@ class KerasSpikingLayer(keras.layers.Layer):
         with some additional bookkeeping.
         """
         batch, time, size = self._split_shape(input_shapes)
+        if self.cell is not None:
+            # Keras may build a layer more than once (e.g. a Sequential model
+            # without an Input, on PyTorch); the cell and its weights stay.
+            return
         if self.stateful and batch is None:
             raise ValueError(
                 f"{type(self).__name__} with stateful=True needs a fixed batch size: "

@@ -156,6 +156,7 @@ def spiking_sequence(rates, voltage, dt):
     >>> import numpy as np
     >>> rates = np.full((6, 1, 1), 2.0, dtype="float32")
     >>> voltage = np.zeros((1, 1), dtype="float32")
+    >>> from keras_spiking.sequence import spiking_sequence
     >>> spikes, voltage = spiking_sequence(rates, voltage, 0.25)
     >>> keras.ops.convert_to_numpy(spikes).ravel().tolist()
     [0.0, 4.0, 0.0, 4.0, 0.0, 4.0]
@@ -366,6 +367,7 @@ def lowpass_sequence(inputs, state, decay):
     --------
     >>> import numpy as np
     >>> inputs = np.ones((3, 1, 1), dtype="float32")
+    >>> from keras_spiking.sequence import lowpass_sequence
     >>> outputs, state = lowpass_sequence(inputs, np.zeros((1, 1), "float32"), 0.5)
     >>> keras.ops.convert_to_numpy(outputs).ravel().tolist()
     [0.5, 0.75, 0.875]

@@ -317,6 +317,7 @@ def test_training_paths(step_loop):
     assert not np.allclose(to_numpy(lowpass(x)), x)
 
 
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
 def test_fit_trains_and_predict_infers():
     """``training`` reaches the cell as a bool: fit trains, evaluate/predict infer."""
     inp = keras.Input((None, 1))
@@ -689,6 +690,7 @@ class TestOriginalLayout:
         assert [w.name for w in cell.weights] == ["initial_level", "tau"]
         assert [tuple(w.shape) for w in cell.weights] == [shape, shape]
 
+    @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
     @pytest.mark.parametrize("name", ["Lowpass", "Alpha"])
     def test_trainable_false_freezes_filter(self, name):
         inp = keras.Input((None, 3))
@@ -875,6 +877,7 @@ class TestDtVariable:
         dt.assign(value)
         assert np.all(np.isnan(to_numpy(layer(x))))
 
+    @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
     @pytest.mark.parametrize("name", ALL_LAYERS)
     def test_built_in_sequential_without_input(self, name):
         dt = keras.Variable(0.01, trainable=False)
@@ -883,6 +886,8 @@ class TestDtVariable:
         x = RNG.uniform(size=(4, 3, 2)).astype(np.float32)
         model.fit(x, x, epochs=1, verbose=0)
         assert model.predict(x, verbose=0).shape == (4, 3, 2)
+        # built once: one cell, whose weights are the model's
+        assert len(model.weights) == (0 if name == "SpikingActivation" else 2)
 
     @pytest.mark.parametrize("name", ALL_LAYERS)
     def test_built_in_subclassed_model(self, name):
