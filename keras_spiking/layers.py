@@ -458,8 +458,13 @@ class KerasSpikingCell(keras.layers.Layer):
         raise NotImplementedError("Subclasses must implement `call_inference`.")
 
     def call_sequence_training(self, inputs, states):
-        """`call_training` for a whole (time-major) sequence."""
-        raise NotImplementedError("Subclasses must implement `call_sequence_training`.")
+        """`call_training` for a whole (time-major) sequence.
+
+        The training paths of this package's cells act on each step alone and
+        leave the states as they are, so by default this is `call_training`
+        applied to the whole sequence at once.
+        """
+        return self.call_training(inputs, states)
 
     def call_sequence_inference(self, inputs, states):
         """`call_inference` for a whole (time-major) sequence."""
@@ -987,10 +992,6 @@ class SpikingActivationCell(KerasSpikingCell):
         voltage = voltage - n_spikes
         return _straight_through(n_spikes / dt, rates), [voltage]
 
-    def call_sequence_training(self, inputs, states):
-        """`call_training` for a whole (time-major) sequence."""
-        return self.call_training(inputs, states)
-
     def call_sequence_inference(self, inputs, states):
         """`call_inference` for a whole (time-major) sequence.
 
@@ -1335,10 +1336,6 @@ class _FilterCell(KerasSpikingCell):
         """Compute layer output when training and ``always_use_inference=False``:
         the input passes through unfiltered and the state is unchanged."""
         return inputs, states
-
-    def call_sequence_training(self, inputs, states):
-        """`call_training` for a whole (time-major) sequence."""
-        return self.call_training(inputs, states)
 
     def get_config(self):
         """Return the config of the cell (every constructor argument)."""
