@@ -5,7 +5,8 @@ here compute a whole sequence in one call, with the same numbers. They are writt
 with ``keras.ops``, so they run on every backend, in eager mode and in compiled
 graphs (``tf.function``, ``jax.jit``), also with an unknown number of steps. All
 tensors are time-major: ``(time, batch, *size)`` for sequences, ``(batch, *size)``
-for states; the computation is float32.
+for states. The computation is in the inputs' float dtype: float32 in the layers
+(also under mixed precision), float64 under a float64 policy.
 
 All three functions share one structure. The sequence is cut into blocks of
 ``BLOCK`` steps (``FILTER_BLOCK`` for the filters), the last one padded with zero
@@ -121,12 +122,13 @@ def _exclusive_cumsum(x):
 def spiking_sequence(rates, voltage, dt):
     """Spikes of a whole sequence of rates, as `.SpikingActivationCell` emits them.
 
-    Each step is ``v = v + r_t * dt; n_t = floor(v); v = v - n_t``, in float32.
+    Each step is ``v = v + r_t * dt; n_t = floor(v); v = v - n_t``, in the dtype of
+    ``rates`` (float32 in the layers).
 
     Parameters
     ----------
     rates : tensor
-        The activation output ``r_t``, shape ``(time, batch, *size)``, float32.
+        The activation output ``r_t``, shape ``(time, batch, *size)``.
     voltage : tensor
         The initial voltage, shape ``(batch, *size)``, values in ``[0, 1)``.
     dt : float or tensor
