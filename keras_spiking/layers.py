@@ -25,11 +25,11 @@ MIN_TAU = 1e-8
 MIN_DT = float(np.finfo(np.float32).tiny)
 MAX_DT = float(np.finfo(np.float32).max)
 
-# With ``step_loop=None``, layers compute the whole sequence at once when a step
-# has at most this many elements (batch included): measured on CPUs, the whole
-# sequence is 6-100x faster than a step loop at 128 elements per step (a step
-# loop's fixed cost per step dominates), and up to 3x slower at 8,192 or more
-# (see benchmarks/README.md).
+# With ``step_loop=None``, layers without compiled time loops (all but TensorFlow
+# on a CPU) compute the whole sequence at once when a step has at most this many
+# elements (batch included): measured on CPUs, the whole sequence is 6-100x faster
+# than a step loop at 128 elements per step (a step loop's fixed cost per step
+# dominates), and up to 3x slower at 8,192 or more (see benchmarks/README.md).
 SEQUENCE_MAX_STEP_SIZE = 2048
 
 # Seeds are int64 values, as TensorFlow's stateless random ops take them.
@@ -422,7 +422,7 @@ class KerasSpikingCell(keras.layers.Layer):
             return self.call_training(inputs, states)
         return self.call_inference(inputs, states)
 
-    def call_sequence(self, inputs, states, training=None):
+    def call_sequence(self, inputs, states, training=None, time_major=True):
         """Compute a whole sequence of steps at once.
 
         The result equals calling `call` once per time step, carrying the states
@@ -432,22 +432,25 @@ class KerasSpikingCell(keras.layers.Layer):
         Parameters
         ----------
         inputs : tensor
-            The input sequence, time-major: shape ``(time, batch, *size)``.
+            The input sequence, shape ``(time, batch, *size)`` (``(batch, time,
+            *size)`` when ``time_major=False``).
         states : list of tensor
             The states before the first step.
         training : bool, optional
             Whether the model is training, as for `call`.
+        time_major : bool
+            Whether time is the first axis of ``inputs`` (else the second).
 
         Returns
         -------
         outputs : tensor
-            The output of every step, shape ``(time, batch, *size)``.
+            The output of every step, shaped like ``inputs``.
         states : list of tensor
             The states after the last step.
         """
         if training and not self.always_use_inference:
-            return self.call_sequence_training(inputs, states)
-        return self.call_sequence_inference(inputs, states)
+            return self.call_sequence_training(inputs, states, time_major)
+        return self.call_sequence_inference(inputs, states, time_major)
 
     def call_training(self, inputs, states):
         """Compute layer output when training and ``always_use_inference=False``."""
@@ -457,8 +460,8 @@ class KerasSpikingCell(keras.layers.Layer):
         """Compute layer output when testing or ``always_use_inference=True``."""
         raise NotImplementedError("Subclasses must implement `call_inference`.")
 
-    def call_sequence_training(self, inputs, states):
-        """`call_training` for a whole (time-major) sequence.
+    def call_sequence_training(self, inputs, states, time_major=True):
+        """`call_training` for a whole sequence (see `call_sequence`).
 
         The training paths of this package's cells act on each step alone and
         leave the states as they are, so by default this is `call_training`
@@ -466,8 +469,8 @@ class KerasSpikingCell(keras.layers.Layer):
         """
         return self.call_training(inputs, states)
 
-    def call_sequence_inference(self, inputs, states):
-        """`call_inference` for a whole (time-major) sequence."""
+    def call_sequence_inference(self, inputs, states, time_major=True):
+        """`call_inference` for a whole sequence (see `call_sequence`)."""
         raise NotImplementedError(
             "Subclasses must implement `call_sequence_inference`."
         )
@@ -501,12 +504,14 @@ class KerasSpikingLayer(keras.layers.Layer):
     ``keras.layers.RNN``. Both give the same outputs (spike for spike; see
     `SpikingActivationCell.call_sequence_inference` for the one caveat). By default
     (``step_loop=None``) the layer takes whichever measured faster (see
-    ``benchmarks/README.md``): the whole sequence at once for long sequences of few
-    elements per step (at most ``SEQUENCE_MAX_STEP_SIZE`` per step, batch
-    included), where a step loop's fixed cost per step dominates; the step loop
-    for wide steps, and always on JAX running on a CPU, whose compiled step loop is
-    the faster there. The step loop is also used when the loop is unrolled
-    (``unroll=True``) and when the input is masked.
+    ``benchmarks/README.md``): on TensorFlow without a GPU, always the whole
+    sequence (an XLA-compiled loop, `keras_spiking.tensorflow_kernels`); elsewhere
+    the whole sequence at once for long sequences of few elements per step (at most
+    ``SEQUENCE_MAX_STEP_SIZE`` per step, batch included), where a step loop's fixed
+    cost per step dominates, and the step loop for wide steps, and always on JAX
+    running on a CPU, whose compiled step loop is the faster there. The step loop
+    is also used when the loop is unrolled (``unroll=True``) and when the input is
+    masked.
 
     The layer also takes care of what ``keras.layers.RNN`` leaves out in Keras 3:
     time-major input, resetting to the cell's own initial state, per-step inputs of
@@ -775,13 +780,11 @@ class KerasSpikingLayer(keras.layers.Layer):
         elif self._use_step_loop(inputs, mask):
             outputs, states = self._call_step_loop(inputs, states, mask, training)
         else:
-            if not self.time_major:
-                inputs = ops.swapaxes(inputs, 0, 1)
-            outputs, states = self.cell.call_sequence(inputs, states, training)
+            outputs, states = self.cell.call_sequence(
+                inputs, states, training, self.time_major
+            )
             if not self.return_sequences:
-                outputs = outputs[-1]
-            elif not self.time_major:
-                outputs = ops.swapaxes(outputs, 0, 1)
+                outputs = outputs[-1] if self.time_major else outputs[:, -1]
 
         if self.stateful:
             for variable, state in zip(self.states, states, strict=True):
@@ -793,6 +796,8 @@ class KerasSpikingLayer(keras.layers.Layer):
         """Whether to run the step loop rather than the whole-sequence form."""
         if self.unroll or mask is not None or self.step_loop is not None:
             return self.unroll or mask is not None or self.step_loop
+        if sequence.time_loop_kernels() is not None:
+            return False
         if _compiled_step_loop_is_faster():
             return True
         batch = inputs.shape[1 if self.time_major else 0]
@@ -990,21 +995,27 @@ class SpikingActivationCell(KerasSpikingCell):
         voltage = ops.stop_gradient(states[0] + rates * dt)
         n_spikes = ops.floor(voltage)
         voltage = voltage - n_spikes
-        return _straight_through(n_spikes / dt, rates), [voltage]
+        return sequence.straight_through(n_spikes / dt, rates), [voltage]
 
-    def call_sequence_inference(self, inputs, states):
-        """`call_inference` for a whole (time-major) sequence.
+    def call_sequence_training(self, inputs, states, time_major=True):
+        """`call_training` for a whole sequence (see `call_sequence`): the
+        activation of each step (`keras_spiking.sequence.per_step`)."""
+        return sequence.per_step(self.activation, inputs), states
+
+    def call_sequence_inference(self, inputs, states, time_major=True):
+        """`call_inference` for a whole sequence (see `call_sequence`).
 
         Computed with `keras_spiking.sequence.spiking_sequence`. The spike trains
-        equal those of the step loop, except that two float32 computations of the
-        same sum may round differently: where the step loop's voltage lies within
-        about 1e-5 of a whole number, a spike can come one step earlier or later.
+        equal those of the step loop, except that, on backends that compute the
+        sequence in blocks, two float32 computations of the same sum may round
+        differently: on sequences longer than ``sequence.BLOCK`` steps, where the
+        step loop's voltage lies within about 1e-5 of a whole number, a spike can
+        come one step earlier or later.
         """
-        rates = self.activation(inputs)
         spikes, voltage = sequence.spiking_sequence(
-            ops.stop_gradient(rates), ops.stop_gradient(states[0]), self._dt()
+            inputs, states[0], self._dt(), self.activation, 0 if time_major else 1
         )
-        return _straight_through(spikes, rates), [voltage]
+        return spikes, [voltage]
 
     def get_config(self):
         """Return the config of the cell (every constructor argument)."""
@@ -1019,15 +1030,6 @@ class SpikingActivationCell(KerasSpikingCell):
             }
         )
         return config
-
-
-def _straight_through(spikes, rates):
-    """``spikes`` forward, the gradient of ``rates`` backward.
-
-    The bracket is exactly zero in the forward pass (so the output is exactly the
-    spikes) and has the gradient of the rates in the backward pass.
-    """
-    return ops.stop_gradient(spikes) + (rates - ops.stop_gradient(rates))
 
 
 def _check_spike_height(dt, dtype):
@@ -1479,9 +1481,11 @@ class LowpassCell(_FilterCell):
         output = (1 - decay) * inputs + decay * states[0]
         return output, [output]
 
-    def call_sequence_inference(self, inputs, states):
-        """`call_inference` for a whole (time-major) sequence."""
-        outputs, state = sequence.lowpass_sequence(inputs, states[0], self._decay())
+    def call_sequence_inference(self, inputs, states, time_major=True):
+        """`call_inference` for a whole sequence (see `call_sequence`)."""
+        outputs, state = sequence.lowpass_sequence(
+            inputs, states[0], self._decay(), 0 if time_major else 1
+        )
         return outputs, [state]
 
 
@@ -1592,10 +1596,10 @@ class AlphaCell(_FilterCell):
         new_y = a21 * z + a22 * y + b2 * inputs
         return new_y, [new_z, new_y]
 
-    def call_sequence_inference(self, inputs, states):
-        """`call_inference` for a whole (time-major) sequence."""
+    def call_sequence_inference(self, inputs, states, time_major=True):
+        """`call_inference` for a whole sequence (see `call_sequence`)."""
         ad, bd = self._coefficients()
-        return sequence.alpha_sequence(inputs, states, ad, bd)
+        return sequence.alpha_sequence(inputs, states, ad, bd, 0 if time_major else 1)
 
 
 class _FilterLayer(KerasSpikingLayer):

@@ -3,10 +3,11 @@
 The cells in `keras_spiking.layers` compute one time step per call; the functions
 here compute a whole sequence in one call, with the same numbers. They are written
 with ``keras.ops``, so they run on every backend, in eager mode and in compiled
-graphs (``tf.function``, ``jax.jit``), also with an unknown number of steps. All
-tensors are time-major: ``(time, batch, *size)`` for sequences, ``(batch, *size)``
-for states. The computation is in the inputs' float dtype: float32 in the layers
-(also under mixed precision), float64 under a float64 policy.
+graphs (``tf.function``, ``jax.jit``), also with an unknown number of steps.
+Sequences are ``(time, batch, *size)`` (or ``(batch, time, *size)`` with
+``time_axis=1``), states ``(batch, *size)``. The computation is in the inputs'
+float dtype: float32 in the layers (also under mixed precision), float64 under a
+float64 policy.
 
 All three functions share one structure. The sequence is cut into blocks of
 ``BLOCK`` steps (``FILTER_BLOCK`` for the filters), the last one padded with zero
@@ -14,6 +15,9 @@ input. Within a block the steps are computed one after another, as the cell
 computes them, but for all blocks at once; the state entering each block follows
 from the blocks before it, in a short pass over the blocks. A sequence of up to
 ``BLOCK`` steps is one block: its spikes are the step loop's, bit for bit.
+
+One backend has a faster form: on TensorFlow without a GPU, the functions run
+XLA-compiled loops over the steps instead (`time_loop_kernels`).
 """
 
 import functools
@@ -98,6 +102,36 @@ def _map(f, xs):
     return tuple(f(x) for x in xs) if isinstance(xs, tuple) else f(xs)
 
 
+def time_loop_kernels():
+    """The backend's compiled time loops, if it has faster ones than the blocks.
+
+    Backend-specific: on TensorFlow, when it sees no GPU, the XLA-compiled loops of
+    `keras_spiking.tensorflow_kernels` (measured 3-10x the numpy floor where the
+    blocks take 10-60x, see ``benchmarks/README.md``). Elsewhere None, and the
+    functions here use their blocked ``keras.ops`` forms: on a GPU a loop pays a
+    kernel launch per step.
+
+    Returns
+    -------
+    module or None
+        A module with ``spiking_sequence`` and ``linear_sequence``.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        return None
+    from keras_spiking import tensorflow_kernels
+
+    return tensorflow_kernels
+
+
+def _swap_time(x, time_axis):
+    """Move the time axis of ``x`` between ``time_axis`` and 0 (either way)."""
+    return x if time_axis == 0 else ops.swapaxes(x, 0, time_axis)
+
+
 def _last_or(initial, values):
     """``values[-1]``, or ``initial`` when ``values`` is empty (no steps)."""
     return ops.concatenate([initial[None], values[-1:]], axis=0)[-1]
@@ -119,53 +153,111 @@ def _exclusive_cumsum(x):
     return ops.cumsum(x, axis=0) - x
 
 
-def spiking_sequence(rates, voltage, dt):
-    """Spikes of a whole sequence of rates, as `.SpikingActivationCell` emits them.
+def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
+    """Spikes of a whole sequence, as `.SpikingActivationCell` emits them.
 
-    Each step is ``v = v + r_t * dt; n_t = floor(v); v = v - n_t``, in the dtype of
-    ``rates`` (float32 in the layers).
+    With rates ``r_t = activation(x_t)``, each step is ``v = v + r_t * dt;
+    n_t = floor(v); v = v - n_t``, in the dtype of ``inputs`` (float32 in the
+    layers).
 
     Parameters
     ----------
-    rates : tensor
-        The activation output ``r_t``, shape ``(time, batch, *size)``.
+    inputs : tensor
+        The input sequence ``x_t``, shape ``(time, batch, *size)`` (or ``(batch,
+        time, *size)`` with ``time_axis=1``).
     voltage : tensor
         The initial voltage, shape ``(batch, *size)``, values in ``[0, 1)``.
     dt : float or tensor
         The time step (a scalar; may be read from a variable).
+    activation : callable, optional
+        The function giving the rates from one step, ``(batch, *size)``, as in the
+        cell (default: the identity); see `per_step`.
+    time_axis : {0, 1}
+        The time axis of ``inputs`` and of the returned spikes.
 
     Returns
     -------
     spikes : tensor
-        ``n_t / dt`` for each step, shape ``(time, batch, *size)``.
+        ``n_t / dt`` for each step, shaped like ``inputs``. Its gradient is that of
+        ``activation(inputs)`` (straight-through).
     voltage : tensor
         The voltage after the last step (``voltage`` itself when there are no
-        steps).
+        steps). No gradient flows into the voltage or ``dt``.
 
     Notes
     -----
-    Within a block the steps are exactly the cell's float32 steps. The voltage
-    entering each later block is computed from exact block totals (a part on a
-    grid that float32 adds without rounding, plus a small remainder), so it is
-    closer to the exact value than the step loop's own voltage, which gathers
-    rounding errors step after step. Sequences of up to ``BLOCK`` steps give the
-    step loop's spikes bit for bit; on longer ones a spike can move by one step
-    where the step loop's voltage is within its own rounding error of a whole
-    number. No gradient is defined: the caller adds one (straight-through).
+    On TensorFlow without a GPU the steps run one after another in a compiled
+    loop (see `time_loop_kernels`), and the spikes are the step loop's bit for bit.
+
+    Elsewhere the sequence is cut into blocks of ``BLOCK`` steps. Within a block
+    the steps are exactly the cell's float32 steps. The voltage entering each
+    later block is computed from exact block totals (a part on a grid that float32
+    adds without rounding, plus a small remainder), so it is closer to the exact
+    value than the step loop's own voltage, which gathers rounding errors step
+    after step. Sequences of up to ``BLOCK`` steps give the step loop's spikes bit
+    for bit; on longer ones a spike can move by one step where the step loop's
+    voltage is within its own rounding error of a whole number.
 
     Examples
     --------
     >>> import numpy as np
-    >>> rates = np.full((6, 1, 1), 2.0, dtype="float32")
+    >>> inputs = np.full((6, 1, 1), 2.0, dtype="float32")
     >>> voltage = np.zeros((1, 1), dtype="float32")
     >>> from keras_spiking.sequence import spiking_sequence
-    >>> spikes, voltage = spiking_sequence(rates, voltage, 0.25)
+    >>> spikes, voltage = spiking_sequence(inputs, voltage, 0.25)
     >>> keras.ops.convert_to_numpy(spikes).ravel().tolist()
     [0.0, 4.0, 0.0, 4.0, 0.0, 4.0]
     """
-    rates = ops.convert_to_tensor(rates)
-    voltage = ops.convert_to_tensor(voltage, dtype=rates.dtype)
-    dt = ops.cast(dt, rates.dtype)
+    inputs = ops.convert_to_tensor(inputs)
+    voltage = ops.convert_to_tensor(voltage, dtype=inputs.dtype)
+    dt = ops.cast(dt, inputs.dtype)
+    activation = activation or keras.activations.linear
+    kernels = time_loop_kernels()
+    if kernels is not None:
+        return kernels.spiking_sequence(inputs, voltage, dt, activation, time_axis)
+    rates = per_step(activation, inputs)
+    spikes, voltage = _spiking_blocks(
+        _swap_time(ops.stop_gradient(rates), time_axis),
+        ops.stop_gradient(voltage),
+        dt,
+    )
+    return straight_through(_swap_time(spikes, time_axis), rates), voltage
+
+
+def per_step(function, inputs):
+    """``function`` of each step of a sequence, for all steps at once.
+
+    The steps are stacked along the batch axis, so that ``function`` sees the shape
+    of one step, ``(batch, *size)``, as in a cell: a layer used as an activation
+    (e.g. ``keras.layers.PReLU``) gets the weights of the step loop's.
+
+    Parameters
+    ----------
+    function : callable
+        Takes and returns a tensor ``(batch, *size)``.
+    inputs : tensor
+        A sequence, ``(time, batch, *size)`` or ``(batch, time, *size)``.
+
+    Returns
+    -------
+    tensor
+        ``function`` of every step, shaped like ``inputs``.
+    """
+    shape = ops.shape(inputs)
+    return ops.reshape(function(ops.reshape(inputs, (-1, *shape[2:]))), shape)
+
+
+def straight_through(spikes, rates):
+    """``spikes`` forward, the gradient of ``rates`` backward.
+
+    The bracket is exactly zero in the forward pass (so the output is exactly the
+    spikes) and has the gradient of the rates in the backward pass.
+    """
+    return ops.stop_gradient(spikes) + (rates - ops.stop_gradient(rates))
+
+
+def _spiking_blocks(rates, voltage, dt):
+    """`spiking_sequence` of time-major rates in blocks, with no gradient."""
     increments, time = _blocks(rates * dt, BLOCK)
 
     # The voltage entering each block after the first, from the exact totals of
@@ -265,18 +357,27 @@ def _inclusive_scan(combine, elems, fills):
     return elems
 
 
-def _linear_sequence(inputs, states, a, b):
+def _linear_sequence(inputs, states, a, b, time_axis=0):
     """Run ``s = A @ s + b * x_t`` over a whole sequence; output the last state.
 
     ``states`` is a tuple of ``n`` tensors ``(batch, *size)``, ``a`` an ``n x n``
     nested tuple and ``b`` an ``n``-tuple of coefficients, broadcastable to the
-    states. Returns the outputs (the last state at every step) and the final
-    states.
+    states. Returns the outputs (the last state at every step, with time on
+    ``time_axis``) and the final states.
     """
     inputs = ops.convert_to_tensor(inputs)
     states = tuple(ops.convert_to_tensor(s, dtype=inputs.dtype) for s in states)
     a = tuple(tuple(_coefficient(c, states[0]) for c in row) for row in a)
     b = tuple(_coefficient(c, states[0]) for c in b)
+    kernels = time_loop_kernels()
+    if kernels is not None:
+        return kernels.linear_sequence(inputs, states, a, b, time_axis)
+    outputs, final = _linear_blocks(_swap_time(inputs, time_axis), states, a, b)
+    return _swap_time(outputs, time_axis), final
+
+
+def _linear_blocks(inputs, states, a, b):
+    """`_linear_sequence` of a time-major sequence, in blocks."""
     n = len(states)
     xs, time = _blocks(inputs, FILTER_BLOCK)
     n_blocks = ops.shape(xs)[0]
@@ -340,7 +441,7 @@ def _unflatten(entries, n):
     return tuple(tuple(entries[i * n : (i + 1) * n]) for i in range(n))
 
 
-def lowpass_sequence(inputs, state, decay):
+def lowpass_sequence(inputs, state, decay, time_axis=0):
     """A lowpass filter over a whole sequence, as `.LowpassCell` computes it.
 
     Each step is ``y_t = (1 - decay) * x_t + decay * y_{t-1}``.
@@ -348,16 +449,19 @@ def lowpass_sequence(inputs, state, decay):
     Parameters
     ----------
     inputs : tensor
-        The input ``x_t``, shape ``(time, batch, *size)``.
+        The input ``x_t``, shape ``(time, batch, *size)`` (or ``(batch, time,
+        *size)`` with ``time_axis=1``).
     state : tensor
         The initial ``y``, shape ``(batch, *size)``.
     decay : tensor
         ``exp(-dt / tau)``, broadcastable to ``(batch, *size)``, in ``(0, 1)``.
+    time_axis : {0, 1}
+        The time axis of ``inputs`` and of the returned outputs.
 
     Returns
     -------
     outputs : tensor
-        ``y_t`` for each step, shape ``(time, batch, *size)``.
+        ``y_t`` for each step, shaped like ``inputs``.
     state : tensor
         ``y`` after the last step (``state`` itself when there are no steps).
 
@@ -375,11 +479,13 @@ def lowpass_sequence(inputs, state, decay):
     [0.5, 0.75, 0.875]
     """
     decay = ops.convert_to_tensor(decay, dtype=ops.convert_to_tensor(inputs).dtype)
-    outputs, (state,) = _linear_sequence(inputs, (state,), ((decay,),), (1 - decay,))
+    outputs, (state,) = _linear_sequence(
+        inputs, (state,), ((decay,),), (1 - decay,), time_axis
+    )
     return outputs, state
 
 
-def alpha_sequence(inputs, states, ad, bd):
+def alpha_sequence(inputs, states, ad, bd, time_axis=0):
     """An alpha filter over a whole sequence, as `.AlphaCell` computes it.
 
     Each step is ``(z, y) = Ad @ (z, y) + Bd * x_t``, with output ``y``.
@@ -387,18 +493,21 @@ def alpha_sequence(inputs, states, ad, bd):
     Parameters
     ----------
     inputs : tensor
-        The input ``x_t``, shape ``(time, batch, *size)``.
+        The input ``x_t``, shape ``(time, batch, *size)`` (or ``(batch, time,
+        *size)`` with ``time_axis=1``).
     states : list of tensor
         The initial ``[z, y]``, each of shape ``(batch, *size)``.
     ad : tuple of tuple of tensor
         ``((a11, a12), (a21, a22))``, each broadcastable to ``(batch, *size)``.
     bd : tuple of tensor
         ``(b1, b2)``, each broadcastable to ``(batch, *size)``.
+    time_axis : {0, 1}
+        The time axis of ``inputs`` and of the returned outputs.
 
     Returns
     -------
     outputs : tensor
-        ``y_t`` for each step, shape ``(time, batch, *size)``.
+        ``y_t`` for each step, shaped like ``inputs``.
     states : list of tensor
         ``[z, y]`` after the last step.
 
@@ -406,4 +515,4 @@ def alpha_sequence(inputs, states, ad, bd):
     -----
     Differentiable with respect to ``inputs``, ``states`` and the coefficients.
     """
-    return _linear_sequence(inputs, tuple(states), ad, bd)
+    return _linear_sequence(inputs, tuple(states), ad, bd, time_axis)

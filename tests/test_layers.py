@@ -606,6 +606,34 @@ def test_cell_call_sequence_equals_its_steps():
             assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("spiking_aware_training", [True, False])
+def test_layer_as_activation_trains_alike_on_both_paths(spiking_aware_training):
+    """A layer used as the activation (PReLU) sees one step's shape on both paths,
+    so it gets the same weights, and training changes them alike."""
+    x = RNG.uniform(-1, 1, size=(4, 20, 3)).astype(np.float32) * 300
+    target = RNG.uniform(0, 300, size=(4, 20, 3)).astype(np.float32)
+    trained = []
+    for step_loop in (True, False):
+        activation = keras.layers.PReLU(alpha_initializer="ones")
+        model = keras.Sequential(
+            [
+                keras.Input((20, 3)),
+                keras_spiking.SpikingActivation(
+                    activation,
+                    seed=0,
+                    spiking_aware_training=spiking_aware_training,
+                    step_loop=step_loop,
+                ),
+            ]
+        )
+        model.compile(keras.optimizers.SGD(1e-7), "mse")
+        model.fit(x, target, epochs=2, batch_size=4, verbose=0)
+        assert activation.alpha.shape == (3,)
+        trained.append(to_numpy(activation.alpha))
+    assert not np.allclose(trained[0], 1)
+    assert_allclose(trained[1], trained[0], rtol=1e-5)
+
+
 def test_sequential_timedistributed_conv():
     model = keras.Sequential(
         [

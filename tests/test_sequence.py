@@ -8,6 +8,7 @@ Gradients are compared with the backend's autodiff through a plain step loop.
 import keras
 import numpy as np
 import pytest
+from conftest import gradients
 from keras import ops
 
 from keras_spiking import sequence
@@ -17,6 +18,20 @@ from keras_spiking.sequence import (
     lowpass_sequence,
     spiking_sequence,
 )
+
+FORMS = ["blocks"]
+if sequence.time_loop_kernels() is not None:
+    FORMS.append("time loop")
+
+
+@pytest.fixture(autouse=True, params=FORMS)
+def form(request, monkeypatch):
+    """Run each test with every form this backend has: the blocked ``keras.ops``
+    form, and the compiled time loops where the backend has them."""
+    if request.param == "blocks":
+        monkeypatch.setattr(sequence, "time_loop_kernels", lambda: None)
+    return request.param
+
 
 # How close to a whole number the step loop's float32 voltage must be where a
 # spike of the whole-sequence form is allowed to differ (the issue's rule).
@@ -100,7 +115,7 @@ def test_spiking_short_equals_step_loop(size, steps, dt):
         (10000, (2, 8), 0.1, 0, 0.3),
     ],
 )
-def test_spiking_long_moves_only_near_ties(steps, size, dt, low, high):
+def test_spiking_long_moves_only_near_ties(form, steps, size, dt, low, high):
     rng = np.random.default_rng(steps + len(size))
     rates = random_rates(rng, (steps, 2, *size), dt, low, high)
     voltage = rng.uniform(0, 1, (2, *size)).astype("float32")
@@ -111,13 +126,29 @@ def test_spiking_long_moves_only_near_ties(steps, size, dt, low, high):
     moved = check_displaced(ours, counts, before)
     assert moved <= 5e-6 * rates.size + 1
     # The final voltage is as close to the exact (float64) sum as the step loop's,
-    # modulo whole numbers (a total can be off by one).
+    # modulo whole numbers (a total can be off by one); the blocks' is closer.
     exact = voltage + np.sum(rates * np.float32(dt), axis=0, dtype="float64")
     ours_error = mod_one_distance(ops.convert_to_numpy(voltage_out), exact)
-    assert ours_error.max() < NEAR_TIE
+    if form == "blocks":
+        assert ours_error.max() < NEAR_TIE
     assert ours_error.max() <= mod_one_distance(final, exact).max() + 1e-6
     # The spikes are whole numbers over dt.
     np.testing.assert_array_equal(ours / np.float32(dt), ops.convert_to_numpy(spikes))
+
+
+@pytest.mark.parametrize("dt, low, high", [(0.001, 0, 1), (0.0137, -3, 5)])
+def test_time_loop_spikes_exact_at_any_length(form, dt, low, high):
+    """The compiled time loops run the cell's float32 steps themselves: their
+    spikes and voltage are the step loop's, bit for bit, however long the run."""
+    if form != "time loop":
+        pytest.skip("only the time loops are exact beyond BLOCK steps")
+    rng = np.random.default_rng(11)
+    rates = random_rates(rng, (10000, 2, 16), dt, low, high)
+    voltage = rng.uniform(0, 1, (2, 16)).astype("float32")
+    counts, final, _ = spiking_loop(rates, voltage, dt)
+    spikes, voltage_out = spiking_sequence(rates, voltage, np.float32(dt))
+    np.testing.assert_array_equal(ops.convert_to_numpy(spikes), counts / np.float32(dt))
+    np.testing.assert_array_equal(ops.convert_to_numpy(voltage_out), final)
 
 
 def test_spiking_checker_rejects_far_moves():
@@ -153,6 +184,31 @@ def test_spiking_dt_variable():
         spikes, _ = spiking_sequence(rates, voltage, dt)
         counts, _, before = spiking_loop(rates, voltage, value)
         check_displaced(counts_of(spikes, value), counts, before)
+
+
+def test_spiking_activation_batch_major_and_gradient():
+    """With an activation and ``time_axis=1``: the spikes of the activation's
+    rates, batch-major, and the activation's gradient passed straight through."""
+    rng = np.random.default_rng(5)
+    dt = np.float32(0.002)
+    inputs = rng.uniform(-1500, 2500, (3, 700, 4)).astype("float32")
+    voltage = rng.uniform(0, 1, (3, 4)).astype("float32")
+    weights = rng.normal(size=inputs.shape).astype("float32")
+    rates = np.maximum(inputs, 0).swapaxes(0, 1)
+    counts, final, before = spiking_loop(rates, voltage, dt)
+
+    relu = keras.activations.get("relu")
+    spikes, voltage_out = spiking_sequence(inputs, voltage, dt, relu, time_axis=1)
+    ours = counts_of(spikes, dt).swapaxes(0, 1)
+    check_displaced(ours, counts, before)
+    assert mod_one_distance(ops.convert_to_numpy(voltage_out), final).max() < 1e-4
+
+    def loss(x):
+        spikes, _ = spiking_sequence(x, voltage, dt, relu, time_axis=1)
+        return ops.sum(spikes * weights)
+
+    (gradient,) = gradients(loss, inputs)
+    np.testing.assert_array_equal(gradient, weights * (inputs > 0))
 
 
 def lowpass_loop(inputs, state, decay):
@@ -340,28 +396,6 @@ def test_compiled_any_number_of_steps(steps):
         assert_close(actual, wanted)
 
 
-def gradients(fn, args):
-    """Gradients of the scalar ``fn(*args)`` with respect to each of ``args``."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        args = [tf.constant(a) for a in args]
-        with tf.GradientTape() as tape:
-            tape.watch(args)
-            loss = fn(*args)
-        return [g.numpy() for g in tape.gradient(loss, args)]
-    if backend == "jax":
-        import jax
-
-        return [np.asarray(g) for g in jax.grad(fn, range(len(args)))(*args)]
-    import torch
-
-    args = [torch.tensor(a, requires_grad=True) for a in args]
-    fn(*args).backward()
-    return [a.grad.numpy() for a in args]
-
-
 def step_lowpass(inputs, state, decay):
     """A plain keras.ops step loop (the reference for autodiff)."""
     outputs = []
@@ -383,8 +417,19 @@ def step_alpha(inputs, states, ad, bd):
     return ops.stack(outputs), [z, y]
 
 
+def batch_major(filter_fn):
+    """``filter_fn`` on time-major sequences, computed with ``time_axis=1``."""
+
+    def fn(x, *args):
+        outputs, final = filter_fn(ops.swapaxes(x, 0, 1), *args, time_axis=1)
+        return ops.swapaxes(outputs, 0, 1), final
+
+    return fn
+
+
+@pytest.mark.parametrize("layout", [lambda f: f, batch_major])
 @pytest.mark.parametrize("steps", [5, BLOCK + 40])
-def test_filter_gradients_match_step_loop(steps):
+def test_filter_gradients_match_step_loop(steps, layout):
     rng = np.random.default_rng(8)
     inputs = rng.normal(size=(steps, 2, 3)).astype("float32")
     state = rng.normal(size=(2, 3)).astype("float32")
@@ -399,8 +444,8 @@ def test_filter_gradients_match_step_loop(steps):
 
         return fn
 
-    ours = gradients(loss(lowpass_sequence), [inputs, state, decay])
-    reference = gradients(loss(step_lowpass), [inputs, state, decay])
+    ours = gradients(loss(layout(lowpass_sequence)), inputs, state, decay)
+    reference = gradients(loss(step_lowpass), inputs, state, decay)
     for actual, expected in zip(ours, reference, strict=True):
         assert_close(actual, expected)
 
@@ -422,8 +467,8 @@ def test_filter_gradients_match_step_loop(steps):
 
     z = (state / tau).astype("float32")
     args = [inputs, z, state, *coefficients]
-    ours = gradients(alpha_loss(alpha_sequence), args)
-    reference = gradients(alpha_loss(step_alpha), args)
+    ours = gradients(alpha_loss(layout(alpha_sequence)), *args)
+    reference = gradients(alpha_loss(step_alpha), *args)
     for actual, expected in zip(ours, reference, strict=True):
         assert_close(actual, expected)
 
