@@ -461,7 +461,7 @@ class KerasSpikingCell(keras.layers.Layer):
         raise NotImplementedError("Subclasses must implement `call_inference`.")
 
     def call_sequence_training(self, inputs, states, time_major=True):
-        """`call_training` for a whole sequence (see `call_sequence`).
+        """`call_training` of a whole sequence (`KerasSpikingCell.call_sequence`).
 
         The training paths of this package's cells act on each step alone and
         leave the states as they are, so by default this is `call_training`
@@ -470,7 +470,7 @@ class KerasSpikingCell(keras.layers.Layer):
         return self.call_training(inputs, states)
 
     def call_sequence_inference(self, inputs, states, time_major=True):
-        """`call_inference` for a whole sequence (see `call_sequence`)."""
+        """`call_inference` of a whole sequence (`KerasSpikingCell.call_sequence`)."""
         raise NotImplementedError(
             "Subclasses must implement `call_sequence_inference`."
         )
@@ -935,9 +935,14 @@ class SpikingActivationCell(KerasSpikingCell):
 
     def build(self, input_shape):
         """Check the input shape, and that spikes of height ``1/dt`` fit the
-        output dtype."""
+        output dtype; build an activation that is a layer (e.g. PReLU) for one
+        step, ``(batch, *size)``, so that its weights exist before training."""
         super().build(input_shape)
         _check_spike_height(self.dt, self.compute_dtype)
+        if isinstance(self.activation, keras.layers.Layer) and not (
+            self.activation.built
+        ):
+            self.activation.build((None, *self.size))
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
         """Set up initial spiking state.
@@ -998,12 +1003,12 @@ class SpikingActivationCell(KerasSpikingCell):
         return sequence.straight_through(n_spikes / dt, rates), [voltage]
 
     def call_sequence_training(self, inputs, states, time_major=True):
-        """`call_training` for a whole sequence (see `call_sequence`): the
+        """`call_training` of a whole sequence (`KerasSpikingCell.call_sequence`): the
         activation of each step (`keras_spiking.sequence.per_step`)."""
         return sequence.per_step(self.activation, inputs), states
 
     def call_sequence_inference(self, inputs, states, time_major=True):
-        """`call_inference` for a whole sequence (see `call_sequence`).
+        """`call_inference` of a whole sequence (`KerasSpikingCell.call_sequence`).
 
         Computed with `keras_spiking.sequence.spiking_sequence`. The spike trains
         equal those of the step loop, except that, on backends that compute the
@@ -1482,7 +1487,7 @@ class LowpassCell(_FilterCell):
         return output, [output]
 
     def call_sequence_inference(self, inputs, states, time_major=True):
-        """`call_inference` for a whole sequence (see `call_sequence`)."""
+        """`call_inference` of a whole sequence (`KerasSpikingCell.call_sequence`)."""
         outputs, state = sequence.lowpass_sequence(
             inputs, states[0], self._decay(), 0 if time_major else 1
         )
@@ -1597,7 +1602,7 @@ class AlphaCell(_FilterCell):
         return new_y, [new_z, new_y]
 
     def call_sequence_inference(self, inputs, states, time_major=True):
-        """`call_inference` for a whole sequence (see `call_sequence`)."""
+        """`call_inference` of a whole sequence (`KerasSpikingCell.call_sequence`)."""
         ad, bd = self._coefficients()
         return sequence.alpha_sequence(inputs, states, ad, bd, 0 if time_major else 1)
 

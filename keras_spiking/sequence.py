@@ -106,10 +106,11 @@ def time_loop_kernels():
     """The backend's compiled time loops, if it has faster ones than the blocks.
 
     Backend-specific: on TensorFlow, when it sees no GPU, the XLA-compiled loops of
-    `keras_spiking.tensorflow_kernels` (measured 3-10x the numpy floor where the
+    `keras_spiking.tensorflow_kernels` (measured 3-17x the numpy floor where the
     blocks take 10-60x, see ``benchmarks/README.md``). Elsewhere None, and the
     functions here use their blocked ``keras.ops`` forms: on a GPU a loop pays a
-    kernel launch per step.
+    kernel launch per step; on JAX running on a CPU, the same loops measured no
+    faster than the layers' step loop, which JAX compiles alike.
 
     Returns
     -------

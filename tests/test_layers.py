@@ -627,7 +627,7 @@ def test_layer_as_activation_trains_alike_on_both_paths(spiking_aware_training):
             ]
         )
         model.compile(keras.optimizers.SGD(1e-7), "mse")
-        model.fit(x, target, epochs=2, batch_size=4, verbose=0)
+        model.fit(x, target, epochs=2, batch_size=4, shuffle=False, verbose=0)
         assert activation.alpha.shape == (3,)
         trained.append(to_numpy(activation.alpha))
     assert not np.allclose(trained[0], 1)

@@ -205,7 +205,7 @@ def test_spiking_activation_batch_major_and_gradient():
 
     def loss(x):
         spikes, _ = spiking_sequence(x, voltage, dt, relu, time_axis=1)
-        return ops.sum(spikes * weights)
+        return ops.sum(spikes * ops.convert_to_tensor(weights))
 
     (gradient,) = gradients(loss, inputs)
     np.testing.assert_array_equal(gradient, weights * (inputs > 0))
