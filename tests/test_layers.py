@@ -634,6 +634,17 @@ def test_layer_as_activation_trains_alike_on_both_paths(spiking_aware_training):
     assert_allclose(trained[1], trained[0], rtol=1e-5)
 
 
+@tensorflow_only
+@pytest.mark.parametrize("name", ["SpikingActivation", "Lowpass", "Alpha"])
+def test_new_shapes_do_not_retrace(name, caplog):
+    """Eager calls with ever new shapes reuse one trace of the compiled loops
+    (TensorFlow warns of retracing from the fifth new trace on)."""
+    layer = make_layer(name, step_loop=False)
+    for steps in range(3, 10):
+        layer(np.ones((2, steps, 4), np.float32))
+    assert "retracing" not in caplog.text
+
+
 def test_sequential_timedistributed_conv():
     model = keras.Sequential(
         [
