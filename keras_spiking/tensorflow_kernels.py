@@ -65,11 +65,14 @@ def _unless_empty(inputs, time_axis, run, empty):
     return tf.cond(tf.shape(inputs)[time_axis] > 0, run, empty)
 
 
-def _shaped_like(outputs, inputs):
-    """``outputs`` with the static shape of ``inputs``, which a compiled function
-    traced for several shapes (``reduce_retracing``) does not keep."""
-    outputs.set_shape(inputs.shape)
-    return outputs
+def _shaped_like(tensors, like):
+    """``tensors`` with the static shapes of ``like`` (same structure), which a
+    compiled function traced for several shapes (``reduce_retracing``) loses."""
+    for tensor, model in zip(
+        tf.nest.flatten(tensors), tf.nest.flatten(like), strict=True
+    ):
+        tensor.set_shape(model.shape)
+    return tensors
 
 
 def _unwatched(*tensors):
@@ -125,7 +128,8 @@ def spiking_sequence(inputs, voltage, dt, activation, time_axis):
                 rates = sequence.per_step(activation, inputs)
             return tape.gradient(rates, inputs, output_gradients=d_spikes)
 
-        return (_shaped_like(spikes, inputs), voltage_out), straight_through
+        outputs = _shaped_like((spikes, voltage_out), (inputs, voltage))
+        return outputs, straight_through
 
     return spikes_of(inputs)
 
@@ -255,9 +259,10 @@ def linear_sequence(inputs, states, a, b, time_axis):
                     strict=True,
                 )
             ]
+            d_inputs, d_states = _shaped_like((d_inputs, d_states), (inputs, states))
             return (d_inputs, *d_states, *d_coefficients)
 
-        return (_shaped_like(outputs, inputs), *final), gradient
+        return _shaped_like((outputs, *final), (inputs, *states)), gradient
 
     outputs, *final = run(inputs, *states, *sequence._flatten(a), *b)
     return outputs, final
