@@ -637,12 +637,22 @@ def test_layer_as_activation_trains_alike_on_both_paths(spiking_aware_training):
 @tensorflow_only
 @pytest.mark.parametrize("name", ["SpikingActivation", "Lowpass", "Alpha"])
 def test_new_shapes_do_not_retrace(name, caplog):
-    """Eager calls with ever new shapes reuse one trace of the compiled loops
-    (TensorFlow warns of retracing from the fifth new trace on)."""
-    layer = make_layer(name, step_loop=False)
-    for steps in range(3, 10):
-        layer(np.ones((2, steps, 4), np.float32))
+    """Calls with ever new shapes and ranks reuse one trace of the compiled loops
+    (TensorFlow warns of retracing from the fifth new trace on), and the results
+    keep their static shapes, which that general trace does not know: a stateful
+    layer in a compiled ``predict`` can store its states."""
+    for steps, size in [(3, (4,)), (4, (2, 3)), (5, (4,)), (6, (2, 2, 2)), (7, (3,))]:
+        make_layer(name, step_loop=False)(np.ones((2, steps, *size), np.float32))
     assert "retracing" not in caplog.text
+
+    x = RNG.uniform(size=(2, 8, 3)).astype(np.float32)
+    results = []
+    for step_loop in (True, False):
+        layer = make_layer(name, step_loop=step_loop, stateful=True)
+        model = keras.Sequential([keras.Input((None, 3), batch_size=2), layer])
+        results.append([model.predict(x, verbose=0), *map(to_numpy, layer.states)])
+    for fast, reference in zip(results[1], results[0], strict=True):
+        assert_allclose(fast, reference, rtol=1e-5, atol=1e-6)
 
 
 def test_sequential_timedistributed_conv():
