@@ -30,16 +30,17 @@ def _read_step(x, t, time_axis):
     return x[t] if time_axis == 0 else x[:, t]
 
 
-def _write_step(sequence, t, value, time_axis):
-    """``sequence`` with step ``t`` replaced by ``value`` (in place, under XLA)."""
+def _write_step(steps, t, value, time_axis):
+    """The sequence ``steps`` with step ``t`` replaced by ``value`` (in place,
+    under XLA)."""
     # (the rank may be unknown while tracing for several shapes at once)
-    after = tf.rank(sequence) - time_axis - 1
+    after = tf.rank(steps) - time_axis - 1
     start = tf.concat(
         [tf.zeros([time_axis], "int32"), [t], tf.zeros([after], "int32")], 0
     )
     # XLA's own dynamic_update_slice: 1.3-3.5x faster here than a scatter
     # (tf.tensor_scatter_nd_update) into a batch-major sequence.
-    return xla.dynamic_update_slice(sequence, tf.expand_dims(value, time_axis), start)
+    return xla.dynamic_update_slice(steps, tf.expand_dims(value, time_axis), start)
 
 
 def _loop(step, carry, time):
