@@ -21,6 +21,16 @@ import rich.text
 from keras_spiking import layers as spiking_layers
 from keras_spiking.config import default
 
+SUMMARY_COLUMNS = (
+    "name",
+    "output_shape",
+    "params",
+    "connections",
+    "neurons",
+    "energy cpu",
+)
+"""tuple of str: The columns of `ModelEnergy.summary` by default."""
+
 
 class ModelEnergy:
     """Compute statistics and device energy estimates for a Keras model.
@@ -616,14 +626,7 @@ class ModelEnergy:
 
     def summary(
         self,
-        columns=(
-            "name",
-            "output_shape",
-            "params",
-            "connections",
-            "neurons",
-            "energy cpu",
-        ),
+        columns=SUMMARY_COLUMNS,
         timesteps_per_inference=1,
         dt=None,
         line_length=None,
@@ -676,14 +679,7 @@ class ModelEnergy:
 
     def summary_string(
         self,
-        columns=(
-            "name",
-            "output_shape",
-            "params",
-            "connections",
-            "neurons",
-            "energy cpu",
-        ),
+        columns=SUMMARY_COLUMNS,
         timesteps_per_inference=1,
         dt=None,
         line_length=None,
