@@ -157,10 +157,14 @@ def _constructor_signature(app, what, name, obj, options, signature, return_ann)
 # kernels run with their own stderr sent to /dev/null, and when TensorFlow is the
 # backend it is imported before the kernel starts: it logs a few lines while it
 # loads, before any setting can hide them, and that way they reach neither the page
-# nor the terminal. (A kernel that dies is still reported by myst-nb.)
+# nor the terminal. (A kernel that dies is still reported by myst-nb.) TensorFlow
+# imports matplotlib while it loads, which fixes matplotlib's backend then: the
+# kernel chooses the inline backend first (as ipykernel would have done later), so
+# that the figures the notebooks draw appear on their pages.
 _QUIET_KERNEL = """\
 import os
 os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
     import tensorflow
 from ipykernel.kernelapp import launch_new_instance

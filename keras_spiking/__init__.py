@@ -1,6 +1,13 @@
 """Spiking neuron and filter layers for Keras."""
 
-from keras_spiking import callbacks, constraints, converter, regularizers, sequence
+from keras_spiking import (
+    callbacks,
+    constraints,
+    converter,
+    functional,
+    regularizers,
+    sequence,
+)
 from keras_spiking.config import default
 from keras_spiking.converter import Converter, convert
 from keras_spiking.layers import (

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_spiking.layers import check_dt, is_variable
+from keras_spiking._dt import check_dt, is_variable
 
 
 class DtScheduler(keras.callbacks.Callback):

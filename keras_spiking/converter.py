@@ -14,11 +14,12 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_spiking import _graph
+from keras_spiking._activations import activation_name, is_linear
+from keras_spiking._saving import register
 from keras_spiking.config import default
 from keras_spiking.layers import Lowpass, SpikingActivation
-from keras_spiking.model_energy import ModelEnergy
-
-register = keras.saving.register_keras_serializable(package="keras_spiking")
+from keras_spiking.model_energy import ModelEnergy, global_average_stats
 
 OUTPUT_MODES = ("mean", "last", "sequence")
 
@@ -118,9 +119,17 @@ class BatchedTimeDistributed(keras.layers.TimeDistributed):
 
 
 @ModelEnergy.register_layer(FiringRateScale)
-@ModelEnergy.register_layer(TimeReadout)
 def _free_stats(node):
-    """A constant gain or a readout over time: no synaptic operations, no neurons."""
+    """A constant gain: no synaptic operations, no neurons."""
+    return {"connections": 0, "neurons": 0, "spiking": True}
+
+
+@ModelEnergy.register_layer(TimeReadout)
+def _readout_stats(node):
+    """The mean over time is a global average (one connection per element of a
+    step); reading the last step is free."""
+    if node.operation.mode == "mean":
+        return global_average_stats(node)
     return {"connections": 0, "neurons": 0, "spiking": True}
 
 
@@ -441,7 +450,7 @@ class Converter:
         ``keras.Model``
             The converted model.
         """
-        inputs, outputs = _graph(model)
+        inputs, outputs = _graph.model_ends(model, "the converter")
         self._values = {}  # id of an original tensor -> its converted tensor
         self._gains = {}  # id of a converted tensor -> the factor it still needs
         self._clones = {}  # (id of an original layer, variant) -> converted layer
@@ -451,7 +460,7 @@ class Converter:
 
         new_inputs = []
         for tensor in inputs:
-            name = tensor._keras_history[0].name
+            name = _graph.producer(tensor).operation.name
             self._names.add(name)
             new = keras.Input((None, *tensor.shape[1:]), dtype=tensor.dtype, name=name)
             self._values[id(tensor)] = new
@@ -479,8 +488,8 @@ class Converter:
     def _convert_tensor(self, tensor):
         if id(tensor) in self._values:
             return self._values[id(tensor)]
-        operation, node_index, _ = tensor._keras_history
-        node = operation._inbound_nodes[node_index]
+        node = _graph.producer(tensor)
+        operation = node.operation
         if not isinstance(operation, keras.layers.Layer):
             raise ValueError(
                 f"Operation '{operation.name}' ({type(operation).__name__}) is not a "
@@ -516,7 +525,7 @@ class Converter:
     def _convert_layer(self, layer, inputs):
         if isinstance(layer, keras.Model):
             # a nested model: convert its layers in place
-            inner_inputs, inner_outputs = _graph(layer)
+            inner_inputs, inner_outputs = _graph.model_ends(layer, "the converter")
             for original, new in zip(
                 inner_inputs, keras.tree.flatten(inputs), strict=True
             ):
@@ -544,8 +553,8 @@ class Converter:
             if id(tensor) in seen or id(tensor) in input_ids:
                 continue
             seen.add(id(tensor))
-            operation, node_index, _ = tensor._keras_history
-            node = operation._inbound_nodes[node_index]
+            node = _graph.producer(tensor)
+            operation = node.operation
             nodes.append(node)
             applications[id(operation)] = applications.get(id(operation), 0) + 1
             for t in node.input_tensors:
@@ -556,10 +565,10 @@ class Converter:
             if not isinstance(norm, keras.layers.BatchNormalization):
                 continue
             source = node.input_tensors[0]
-            layer = source._keras_history[0]
+            layer = _graph.producer(source).operation
             if (
                 type(layer) in _WEIGHTED
-                and _is_linear(layer.activation)
+                and is_linear(layer.activation)
                 and applications[id(layer)] == 1
                 and users[id(source)] == 1
                 and _channel_axis(norm, len(source.shape))
@@ -635,10 +644,10 @@ class Converter:
         """
         if not isinstance(activation, keras.layers.Layer):
             activation = keras.activations.get(activation)
-        activation_name = _activation_name(activation)
-        if activation_name == "linear":
+        name_of_activation = activation_name(activation)
+        if name_of_activation == "linear":
             return inputs
-        if not self._swaps(activation_name):
+        if not self._swaps(name_of_activation):
             layer = _copy(activation, self._unique(name))
             return layer(self._true(inputs, name))
 
@@ -662,10 +671,10 @@ class Converter:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _swaps(self, activation_name):
+    def _swaps(self, name):
         if self.swap_activations is None:
-            return activation_name not in NOT_ELEMENTWISE
-        return activation_name in self.swap_activations
+            return name not in NOT_ELEMENTWISE
+        return name in self.swap_activations
 
     def _scale(self, activation):
         """The factor ``scale_firing_rates`` gives for this activation."""
@@ -775,8 +784,9 @@ def _convert_max_pooling(converter, layer, inputs):
     return converter._keep_gain(converter.per_step(pooling, inputs), inputs)
 
 
-# an affine layer without weights to fold into: applied as it is at each step
-_builtin(keras.layers.Rescaling)(Converter.per_step)
+# elementwise affine layers without weights to fold into: applied as they are at
+# each step
+_builtin(keras.layers.Rescaling, keras.layers.Normalization)(Converter.per_step)
 
 
 @_builtin(keras.layers.BatchNormalization)
@@ -826,41 +836,11 @@ def _positive(value):
     )
 
 
-def _graph(model):
-    """The input and output tensors of a functional or Sequential model."""
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        inputs = outputs = None
-    if not outputs:
-        raise ValueError(
-            f"Model '{model.name}' has no graph of layers to convert. Use a built "
-            f"functional or Sequential model (e.g. starting from keras.Input), not a "
-            f"subclassed or unbuilt model."
-        )
-    return list(inputs), list(outputs)
-
-
-def _is_linear(activation):
-    return _activation_name(activation) == "linear"
-
-
-def _activation_name(activation):
-    """The name of an activation function, or of a ReLU/LeakyReLU layer."""
-    if isinstance(activation, keras.layers.LeakyReLU):
-        return "leaky_relu"
-    if isinstance(activation, keras.layers.ReLU):
-        return "relu"
-    if activation is None:
-        return "linear"
-    return getattr(activation, "__name__", type(activation).__name__)
-
-
 def _is_homogeneous(activation):
     """Whether ``f(a * x) = a * f(x)`` for every ``a > 0``."""
     if isinstance(activation, keras.layers.ReLU):
         return activation.max_value is None and activation.threshold == 0
-    return _activation_name(activation) in ("relu", "leaky_relu", "linear")
+    return activation_name(activation) in ("relu", "leaky_relu", "linear")
 
 
 def _channel_axis(layer, rank):

@@ -18,8 +18,10 @@ import rich.console
 import rich.table
 import rich.text
 
+from keras_spiking import _graph
 from keras_spiking import layers as spiking_layers
-from keras_spiking.config import default
+from keras_spiking._activations import is_linear
+from keras_spiking._dt import checked_dt_value
 
 SUMMARY_COLUMNS = (
     "name",
@@ -125,10 +127,14 @@ class ModelEnergy:
     elements of a ``SpikingActivation``. An axis of unknown length right after
     the batch axis is taken to be time and counted once (a per-step figure);
     any other axis of unknown length is an error. Layers that only move data
-    (``InputLayer``, ``Reshape``, ``Flatten``, ``Dropout``, ``Add``, global
-    average pooling and similar) count zero. Any other layer type counts zero
-    with a warning, until a function for it is registered with
-    `ModelEnergy.register_layer`.
+    (``InputLayer``, ``Reshape``, ``Flatten``, ``Dropout``, ``Add`` and
+    similar) count zero. A ``GlobalAveragePooling1D``/``2D``/``3D`` layer is
+    average pooling with one window that covers all positions of a channel, so it
+    makes one connection per input element; so does the converter's
+    ``TimeReadout`` in ``"mean"`` mode, which sums each step's input into a
+    running mean (``"last"`` mode only reads the last step and counts zero). Any
+    other layer type counts zero with a warning, until a function for it is
+    registered with `ModelEnergy.register_layer`.
 
     **Elementwise affine layers.** ``BatchNormalization`` (when it is kept
     rather than folded into the layer before it, e.g. by
@@ -233,7 +239,7 @@ class ModelEnergy:
     def __init__(self, model, example_data=None):
         self.model = model
         self.example_data = example_data
-        self._nodes = _model_nodes(model)
+        self._nodes = _graph.nodes_in_model(model, "ModelEnergy")
         if example_data is not None:
             _check_example_data(model, example_data)
 
@@ -413,7 +419,7 @@ class ModelEnergy:
                 f"compute_layer_stats needs a keras.layers.Layer that has been "
                 f"applied to an input."
             )
-        nodes = list(layer._inbound_nodes) if node is None else [node]
+        nodes = _graph.applications(layer) if node is None else [node]
         return _sum_stats(stats for _, stats in cls._stats_of_nodes(layer, nodes))
 
     @classmethod
@@ -558,7 +564,7 @@ class ModelEnergy:
             than 1, or if ``dt`` is not positive and finite.
         """
         timesteps_per_inference = _check_timesteps(timesteps_per_inference)
-        dt = _check_dt(dt)
+        dt = checked_dt_value(dt)
         spec = self._device(device)
         layer = self._layer(layer)
         stats = self.layer_stats[layer]
@@ -615,7 +621,7 @@ class ModelEnergy:
             As `ModelEnergy.layer_energy`.
         """
         timesteps_per_inference = _check_timesteps(timesteps_per_inference)
-        dt = _check_dt(dt)
+        dt = checked_dt_value(dt)
         self._device(device)
         return sum(
             sum(self.layer_energy(layer, device, timesteps_per_inference, dt))
@@ -735,7 +741,7 @@ class ModelEnergy:
         """The ``rich`` renderable that `summary` prints."""
         specs = [_parse_column(column) for column in columns]
         timesteps_per_inference = _check_timesteps(timesteps_per_inference)
-        dt = _check_dt(dt)
+        dt = checked_dt_value(dt)
         devices = []
         for _, device in specs:
             if device is not None and device not in devices:
@@ -954,31 +960,6 @@ def _check_timesteps(timesteps_per_inference):
     return int(value)
 
 
-def _check_dt(dt):
-    """``dt`` as a float (``default.dt`` if None), checked to be positive and finite.
-
-    ``dt`` may also be a scalar tensor or variable, such as a layer's ``dt``.
-    """
-    value = default.dt if dt is None else dt
-    try:
-        array = np.asarray(keras.ops.convert_to_numpy(value))
-    except (TypeError, ValueError):
-        array = np.asarray(None)
-    if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(
-            f"`dt` must be a number of seconds (e.g. 0.001), or None for "
-            f"keras_spiking.default.dt; got {value!r} of type {type(value).__name__}."
-        )
-    value = float(array)
-    if not (math.isfinite(value) and value > 0):
-        source = "keras_spiking.default.dt" if dt is None else "`dt`"
-        raise ValueError(
-            f"{source} must be a positive finite number of seconds (e.g. 0.001), "
-            f"got {value!r}."
-        )
-    return value
-
-
 def _check_line_length(line_length):
     """``line_length``, checked to be None or a positive int."""
     if line_length is None:
@@ -1071,54 +1052,6 @@ def _check_example_data(model, example_data):
                 )
 
 
-def _model_nodes(model):
-    """Map each layer of the model to its applications (nodes) within the model.
-
-    A layer's ``_inbound_nodes`` may also hold applications outside the model
-    (e.g. in another model that shares it), so this walks the model's graph back
-    from its outputs to its inputs.
-    """
-    try:
-        inputs, outputs = model.inputs, model.outputs
-    except (AttributeError, ValueError):
-        inputs = outputs = None
-    if not outputs:
-        raise ValueError(
-            f"Model '{model.name}' has no graph of layers that ModelEnergy can read. "
-            f"Use a functional or Sequential model whose layers have been called on "
-            f"symbolic inputs (e.g. starting from keras.Input), not a subclassed "
-            f"or unbuilt model."
-        )
-    producer = {}
-    # a functional model's graph may also hold operations that are not layers
-    # (e.g. `x[:, 0]` on a symbolic tensor); Sequential models have only layers
-    for operation in getattr(model, "operations", model.layers):
-        for node in operation._inbound_nodes:
-            for tensor in node.output_tensors:
-                producer[id(tensor)] = node
-    input_ids = {id(tensor) for tensor in inputs}
-
-    found, stack = set(), [id(tensor) for tensor in outputs]
-    seen_tensors = set()
-    while stack:
-        tensor_id = stack.pop()
-        if tensor_id in seen_tensors:
-            continue
-        seen_tensors.add(tensor_id)
-        node = producer.get(tensor_id)
-        if node is None:
-            continue
-        found.add(id(node))
-        if tensor_id in input_ids:
-            continue  # the graph starts here (an InputLayer's output)
-        stack.extend(id(tensor) for tensor in node.input_tensors)
-
-    return {
-        layer: [node for node in layer._inbound_nodes if id(node) in found]
-        for layer in model.layers
-    }
-
-
 def _sum_stats(all_stats):
     """Sum the statistics of several applications of a layer."""
     total = {"connections": 0, "neurons": 0, "spiking": True}
@@ -1146,11 +1079,6 @@ def _count(shape, layer, what):
             f"after batch). Give keras.Input the full shape."
         )
     return math.prod(axes)
-
-
-def _is_linear(activation):
-    """Whether a Keras activation function is the identity."""
-    return activation is None or getattr(activation, "__name__", None) == "linear"
 
 
 class _StepNode:
@@ -1185,9 +1113,6 @@ for _layer_type in (
     keras.layers.Dropout,  # also covers SpatialDropout1D/2D/3D
     keras.layers.Add,
     keras.layers.Concatenate,
-    keras.layers.GlobalAveragePooling1D,
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalAveragePooling3D,
 ):
     ModelEnergy.register_layer(_layer_type)(_zero_stats)
 
@@ -1198,7 +1123,7 @@ def _dense_stats(node):
     in_shape = tuple(node.input_tensors[0].shape)
     out_shape = tuple(node.output_tensors[0].shape)
     positions = _count(out_shape[:-1], layer, "output")
-    nonlinear = not _is_linear(layer.activation)
+    nonlinear = not is_linear(layer.activation)
     return {
         "connections": positions * in_shape[-1] * layer.units,
         "neurons": positions * layer.units if nonlinear else 0,
@@ -1213,7 +1138,7 @@ def _conv_stats(node):
     outputs = _count(out_shape, layer, "output")
     channels_axis = 1 if layer.data_format == "channels_first" else -1
     kernel = math.prod(layer.kernel_size) * in_shape[channels_axis] // layer.groups
-    nonlinear = not _is_linear(layer.activation)
+    nonlinear = not is_linear(layer.activation)
     return {
         "connections": outputs * kernel,
         "neurons": outputs if nonlinear else 0,
@@ -1227,7 +1152,7 @@ for _layer_type in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3
 
 def _activation_stats(node):
     layer = node.operation
-    if isinstance(layer, keras.layers.Activation) and _is_linear(layer.activation):
+    if isinstance(layer, keras.layers.Activation) and is_linear(layer.activation):
         return {"connections": 0, "neurons": 0, "spiking": True}
     outputs = _count(node.output_tensors[0].shape, layer, "output")
     return {"connections": 0, "neurons": outputs, "spiking": False}
@@ -1249,6 +1174,24 @@ for _layer_type in (
     keras.layers.AveragePooling3D,
 ):
     ModelEnergy.register_layer(_layer_type)(_average_pooling_stats)
+
+
+def global_average_stats(node):
+    """Stats of a layer whose every output is the mean of a whole group of its
+    inputs (global average pooling; a mean over time): the average-pooling rule
+    with one window that covers the group, so one connection per input element.
+    """
+    layer = node.operation
+    inputs = _count(node.input_tensors[0].shape, layer, "input")
+    return {"connections": inputs, "neurons": 0, "spiking": True}
+
+
+for _layer_type in (
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalAveragePooling3D,
+):
+    ModelEnergy.register_layer(_layer_type)(global_average_stats)
 
 
 # see "Elementwise affine layers" in ModelEnergy's docstring

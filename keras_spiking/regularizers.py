@@ -19,7 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_spiking.constraints import _check_axis, _standardize_axis
+from keras_spiking._axes import check_axis, standardize_axis
+from keras_spiking._saving import register
 
 
 def _as_numpy(value):
@@ -87,7 +88,7 @@ def _at_least_float32(x):
     return ops.cast(x, "float32")
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking")
+@register
 class RangedRegularizer(keras.regularizers.Regularizer):
     """A regularizer that penalizes values that fall outside a range.
 
@@ -170,7 +171,7 @@ class RangedRegularizer(keras.regularizers.Regularizer):
         return cls(**config)
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking")
+@register
 class L1L2(RangedRegularizer):
     """A version of ``keras.regularizers.L1L2`` with a target other than zero.
 
@@ -217,7 +218,7 @@ class L1L2(RangedRegularizer):
         return {"l1": self.l1, "l2": self.l2, "target": self.target}
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking")
+@register
 class L1(RangedRegularizer):
     """A version of ``keras.regularizers.L1`` with a target other than zero.
 
@@ -260,7 +261,7 @@ class L1(RangedRegularizer):
         return {"l1": self.l1, "target": self.target}
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking")
+@register
 class L2(RangedRegularizer):
     """A version of ``keras.regularizers.L2`` with a target other than zero.
 
@@ -300,7 +301,7 @@ class L2(RangedRegularizer):
         return {"l2": self.l2, "target": self.target}
 
 
-@keras.saving.register_keras_serializable(package="keras_spiking")
+@register
 class Percentile(L1L2):
     """A regularizer that penalizes a percentile of a tensor.
 
@@ -426,12 +427,12 @@ class Percentile(L1L2):
             )
 
         self.percentile = percentile
-        self.axis = _standardize_axis(axis)
+        self.axis = standardize_axis(axis)
 
     def __call__(self, x):
         """Return the penalty on the percentiles of ``x``, a float32 scalar."""
         x = _at_least_float32(x)
-        _check_axis(self.axis, x)
+        check_axis(self.axis, x)
         if self.percentile == 100:
             # exactly the maximum (gradient shared between tied maxima)
             x = ops.max(x, axis=self.axis)

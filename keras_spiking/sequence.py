@@ -1,165 +1,152 @@
-"""Whole-sequence forms of the cells' maths.
+"""Whole-sequence forms of the cells' maths, and the one place that chooses how a
+sequence is computed.
 
 The cells in `keras_spiking.layers` compute one time step per call; the functions
-here compute a whole sequence in one call, with the same numbers. They are written
-with ``keras.ops``, so they run on every backend, in eager mode and in compiled
-graphs (``tf.function``, ``jax.jit``), also with an unknown number of steps.
-Sequences are ``(time, batch, *size)`` (or ``(batch, time, *size)`` with
-``time_axis=1``), states ``(batch, *size)``. The computation is in the inputs'
-float dtype: float32 in the layers (also under mixed precision), float64 under a
-float64 policy.
+here compute a whole sequence in one call, with the same numbers. They run on
+every backend, in eager mode and in compiled graphs (``tf.function``,
+``jax.jit``), also with an unknown number of steps. Sequences are ``(time, batch,
+*size)`` (or ``(batch, time, *size)`` with ``time_axis=1``), states ``(batch,
+*size)``. The computation is in the inputs' float dtype: float32 in the layers
+(also under mixed precision), float64 under a float64 policy.
 
-All three functions share one structure. The sequence is cut into blocks of
-``BLOCK`` steps (``FILTER_BLOCK`` for the filters), the last one padded with zero
-input. Within a block the steps are computed one after another, as the cell
-computes them, but for all blocks at once; the state entering each block follows
-from the blocks before it, in a short pass over the blocks. A sequence of up to
-``BLOCK`` steps is one block: its spikes are the step loop's, bit for bit.
+A sequence is computed in one of three ways, all from the step functions of
+`keras_spiking.functional`:
 
-One backend has a faster form: on TensorFlow without a GPU, the functions run
-XLA-compiled loops over the steps instead (`time_loop_kernels`).
+- the *step loop*: a layer runs its cell one step at a time in a
+  ``keras.layers.RNN`` (the reference definition);
+- a *kernel*: a backend's compiled loop over the steps, calling the step
+  function once per step (`time_loop_kernels`; on TensorFlow without a GPU);
+- the *blocked form*: the sequence is cut into blocks, whose steps are computed
+  for all blocks at once, and the state entering each block follows from the
+  blocks before it (``keras.ops`` only, on every backend).
+
+`layer_path` decides between the step loop and the whole-sequence functions for a
+layer, and the functions here between a kernel and the blocked form.
 """
 
-import functools
-import operator
+import contextlib
 
 import keras
 from keras import ops
 
-BLOCK = 128
-"""int: Steps per block of the spiking function. Sequences up to this long give
-exactly the step loop's spikes; longer ones are cut into blocks of this many steps."""
+from keras_spiking import backends
+from keras_spiking.functional import _algebra
+from keras_spiking.functional._algebra import per_step, straight_through
+from keras_spiking.functional.filters import FILTER_BLOCK, linear_blocks
+from keras_spiking.functional.spiking import BLOCK, spiking_blocks
 
-FILTER_BLOCK = 64
-"""int: Steps per block of the filters (fewer steps per block means fewer, larger
-operations in the loop over a block)."""
+__all__ = [
+    "BLOCK",
+    "FILTER_BLOCK",
+    "SEQUENCE_MAX_STEP_SIZE",
+    "alpha_sequence",
+    "layer_path",
+    "linear_sequence",
+    "lowpass_sequence",
+    "per_step",
+    "spiking_sequence",
+    "straight_through",
+    "time_loop_kernels",
+    "use_kernels",
+]
 
-# The spike counter splits each step's increment ``rates * dt`` into a part on a grid
-# of ``2**-_GRID_BITS`` and a small remainder. The grid parts of a block add up
-# exactly in float32 while a block's total stays below ``2**(24 - _GRID_BITS)``
-# (128 steps of 16 spikes each), and their fractions add up exactly over fewer than
-# ``2**(24 - _GRID_BITS)`` blocks (262,144 steps). Beyond that the entering
-# voltages round, gradually.
-_GRID_BITS = 13
-# The largest float32 below 1: a voltage carried into a block stays below 1.
-_BELOW_ONE = 1 - 2.0**-24
+SEQUENCE_MAX_STEP_SIZE = 2048
+"""int: With ``step_loop=None``, layers on backends without kernels compute the
+whole sequence at once when a step has at most this many elements (batch
+included): measured on CPUs, the whole sequence is 6-100x faster than a step loop
+at 128 elements per step (a step loop's fixed cost per step dominates), and up to
+3x slower at 8,192 or more (see ``benchmarks/README.md``)."""
+
+_kernels_enabled = True
 
 
-def _blocks(x, size):
-    """Cut ``x`` (time, ...) into blocks of ``size`` steps, padding the end with zeros.
+@contextlib.contextmanager
+def use_kernels(enabled):
+    """Allow or forbid the backends' compiled kernels within a ``with`` block.
 
-    Returns ``(blocks, time)``: ``blocks`` of shape ``(n_blocks, size, ...)``, and
-    the number of steps (an int, or a scalar tensor when it is unknown while
-    tracing).
+    With ``use_kernels(False)``, every whole-sequence function (and so every layer
+    that computes a whole sequence at once) takes the blocked form, on every
+    backend: this is how tests and benchmarks compare the two. It applies to
+    functions traced or run inside the block.
+
+    Parameters
+    ----------
+    enabled : bool
+        Whether kernels may be used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from keras_spiking import sequence
+    >>> with sequence.use_kernels(False):
+    ...     print(sequence.time_loop_kernels())
+    None
     """
-    time = ops.shape(x)[0]
-    pad = -time % size
-    rest = tuple(ops.shape(x)[1:])
-    if not isinstance(pad, int) or pad > 0:
-        x = ops.concatenate([x, ops.zeros((pad, *rest), dtype=x.dtype)], axis=0)
-    return ops.reshape(x, (-1, size, *rest)), time
-
-
-def _unblock(blocks, time):
-    """Undo `_blocks`: ``(n_blocks, size, ...)`` back to ``(time, ...)``."""
-    rest = tuple(ops.shape(blocks)[2:])
-    return ops.reshape(blocks, (-1, *rest))[:time]
-
-
-def _along_blocks(step, carry, xs):
-    """Run ``carry, y = step(carry, x)`` over the steps of all blocks at once.
-
-    ``xs`` has shape ``(n_blocks, size, ...)`` (a tensor or a tuple of them);
-    returns the final carry and the stacked ``y``, of shape ``(n_blocks, size,
-    ...)``. The loop is unrolled (fastest on TensorFlow and PyTorch), except on JAX.
-    """
-    if keras.backend.backend() == "jax":
-        # JAX-only: XLA fuses an unrolled loop into one kernel that recomputes the
-        # earlier steps of every output (15x slower on W2); a scan keeps each step
-        # one small kernel.
-        return _scanned(step, carry, xs)
-    return _unrolled(step, carry, xs)
-
-
-def _unrolled(step, carry, xs):
-    """`_along_blocks` as a Python loop over the steps."""
-    ys = []
-    for k in range(ops.shape(xs[0] if isinstance(xs, tuple) else xs)[1]):
-        carry, y = step(carry, _map(lambda x, k=k: x[:, k], xs))
-        ys.append(y)
-    if isinstance(ys[0], tuple):
-        return carry, tuple(ops.stack(y, axis=1) for y in zip(*ys, strict=True))
-    return carry, ops.stack(ys, axis=1)
-
-
-def _scanned(step, carry, xs):
-    """`_along_blocks` as a ``keras.ops.scan`` over the steps."""
-    carry, ys = ops.scan(step, carry, _map(lambda x: ops.swapaxes(x, 0, 1), xs))
-    return carry, _map(lambda y: ops.swapaxes(y, 0, 1), ys)
-
-
-def _map(f, xs):
-    return tuple(f(x) for x in xs) if isinstance(xs, tuple) else f(xs)
+    global _kernels_enabled
+    previous, _kernels_enabled = _kernels_enabled, bool(enabled)
+    try:
+        yield
+    finally:
+        _kernels_enabled = previous
 
 
 def time_loop_kernels():
     """The backend's compiled time loops, if it has faster ones than the blocks.
 
-    Backend-specific: on TensorFlow, when it sees no GPU, the XLA-compiled loops of
-    `keras_spiking.tensorflow_kernels` (measured 3-17x the numpy floor where the
-    blocks take 10-60x, see ``benchmarks/README.md``). Elsewhere None, and the
-    functions here use their blocked ``keras.ops`` forms: on a GPU a loop pays a
-    kernel launch per step; on JAX running on a CPU, the same loops measured no
-    faster than the layers' step loop, which JAX compiles alike.
+    On TensorFlow, when it sees no GPU, the XLA-compiled loops of
+    `keras_spiking.backends.tensorflow_loops` (measured 3-17x the numpy floor
+    where the blocks take 10-60x, see ``benchmarks/README.md``). Elsewhere None,
+    and the functions here use their blocked ``keras.ops`` forms: on a GPU a loop
+    pays a kernel launch per step; on JAX running on a CPU, the same loops measured
+    no faster than the layers' step loop, which JAX compiles alike. Also None
+    inside ``use_kernels(False)``.
 
     Returns
     -------
     module or None
         A module with ``spiking_sequence`` and ``linear_sequence``.
     """
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    if tf.config.list_logical_devices("GPU"):
-        return None
-    from keras_spiking import tensorflow_kernels
-
-    return tensorflow_kernels
+    return backends.time_loop_kernels() if _kernels_enabled else None
 
 
-def _swap_time(x, time_axis):
-    """Move the time axis of ``x`` between ``time_axis`` and 0 (either way)."""
-    return x if time_axis == 0 else ops.swapaxes(x, 0, time_axis)
+def layer_path(step_loop, step_elements, unroll=False, masked=False):
+    """Whether a layer runs its cell in a step loop or on the whole sequence.
 
+    Parameters
+    ----------
+    step_loop : bool or None
+        The layer's option: True for the step loop, False for the whole sequence,
+        None for whichever is faster.
+    step_elements : int or None
+        Elements of one step, batch included (None if the batch is unknown).
+    unroll : bool
+        Whether the layer unrolls its loop (only the step loop can).
+    masked : bool
+        Whether the input is masked (only the step loop holds masked steps).
 
-def _last_or(initial, values):
-    """``values[-1]``, or ``initial`` when ``values`` is empty (no steps)."""
-    return ops.concatenate([initial[None], values[-1:]], axis=0)[-1]
-
-
-def _split(x):
-    """Split ``x`` into a part on the ``2**-_GRID_BITS`` grid and a small rest."""
-    scale = 2.0**_GRID_BITS
-    coarse = ops.round(x * scale) * (1 / scale)
-    return coarse, x - coarse
-
-
-def _frac(x):
-    return x - ops.floor(x)
-
-
-def _exclusive_cumsum(x):
-    """The sum over the blocks before each block (axis 0); exact for exact sums."""
-    return ops.cumsum(x, axis=0) - x
+    Returns
+    -------
+    bool
+        True for the step loop, False for the whole-sequence functions (which then
+        choose a kernel or the blocked form).
+    """
+    if unroll or masked:
+        return True
+    if step_loop is not None:
+        return bool(step_loop)
+    if time_loop_kernels() is not None:
+        return False
+    if backends.step_loop_is_faster():
+        return True
+    return (step_elements or 1) > SEQUENCE_MAX_STEP_SIZE
 
 
 def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     """Spikes of a whole sequence, as `.SpikingActivationCell` emits them.
 
-    With rates ``r_t = activation(x_t)``, each step is ``v = v + r_t * dt;
-    n_t = floor(v); v = v - n_t``, in the dtype of ``inputs`` (float32 in the
-    layers).
+    With rates ``r_t = activation(x_t)``, each step is
+    `keras_spiking.functional.spiking_step`: ``v = v + r_t * dt; n_t = floor(v);
+    v = v - n_t``, in the dtype of ``inputs`` (float32 in the layers).
 
     Parameters
     ----------
@@ -217,73 +204,13 @@ def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     if kernels is not None:
         return kernels.spiking_sequence(inputs, voltage, dt, activation, time_axis)
     rates = per_step(activation, inputs)
-    spikes, voltage = _spiking_blocks(
-        _swap_time(ops.stop_gradient(rates), time_axis),
+    spikes, voltage = spiking_blocks(
+        _algebra.swap_time(ops.stop_gradient(rates), time_axis),
         ops.stop_gradient(voltage),
         dt,
+        scan=backends.scans_blocks(),
     )
-    return straight_through(_swap_time(spikes, time_axis), rates), voltage
-
-
-def per_step(function, inputs):
-    """``function`` of each step of a sequence, for all steps at once.
-
-    The steps are stacked along the batch axis, so that ``function`` sees the shape
-    of one step, ``(batch, *size)``, as in a cell: a layer used as an activation
-    (e.g. ``keras.layers.PReLU``) gets the weights of the step loop's.
-
-    Parameters
-    ----------
-    function : callable
-        Takes and returns a tensor ``(batch, *size)``.
-    inputs : tensor
-        A sequence, ``(time, batch, *size)`` or ``(batch, time, *size)``.
-
-    Returns
-    -------
-    tensor
-        ``function`` of every step, shaped like ``inputs``.
-    """
-    shape = ops.shape(inputs)
-    return ops.reshape(function(ops.reshape(inputs, (-1, *shape[2:]))), shape)
-
-
-def straight_through(spikes, rates):
-    """``spikes`` forward, the gradient of ``rates`` backward.
-
-    The bracket is exactly zero in the forward pass (so the output is exactly the
-    spikes) and has the gradient of the rates in the backward pass.
-    """
-    return ops.stop_gradient(spikes) + (rates - ops.stop_gradient(rates))
-
-
-def _spiking_blocks(rates, voltage, dt):
-    """`spiking_sequence` of time-major rates in blocks, with no gradient."""
-    increments, time = _blocks(rates * dt, BLOCK)
-
-    # The voltage entering each block after the first, from the exact totals of
-    # the blocks before it: the grid parts modulo 1 and the remainders separately.
-    coarse, fine = _split(increments)
-    coarse_v, fine_v = _split(voltage)
-    entering = _frac(coarse_v + _exclusive_cumsum(_frac(ops.sum(coarse, axis=1))))
-    entering = entering + (fine_v + _exclusive_cumsum(ops.sum(fine, axis=1)))
-    # A value just below a whole number can round up to it; keep it below 1.
-    entering = ops.minimum(_frac(entering), _BELOW_ONE)
-    # The first block (if any) starts from the given voltage itself.
-    n_blocks = ops.shape(increments)[0]
-    entering = ops.concatenate([voltage[None], entering[1:]], axis=0)[:n_blocks]
-
-    def step(v, increment):
-        v = v + increment
-        n = ops.floor(v)
-        # Divided here, as the cell divides: on JAX, the same division of the
-        # whole sequence at once is not always correctly rounded (5 / 0.001 gave
-        # 4999.9995), though it is 4x faster there.
-        return v - n, n / dt
-
-    v, spikes = _along_blocks(step, entering, increments)
-    # Zero increments after the last step leave the voltage as it is.
-    return _unblock(spikes, time), _last_or(voltage, v)
+    return straight_through(_algebra.swap_time(spikes, time_axis), rates), voltage
 
 
 def _coefficient(value, state):
@@ -293,78 +220,35 @@ def _coefficient(value, state):
     return ops.reshape(value, (1,) * missing + tuple(ops.shape(value)))
 
 
-def _dot(row, column):
-    return functools.reduce(
-        operator.add, (r * c for r, c in zip(row, column, strict=True))
-    )
+def linear_sequence(inputs, states, a, b, time_axis=0):
+    """A linear filter over a whole sequence: `keras_spiking.functional.linear_step`
+    at every step, ``s = A @ s + b * x_t``, with output the last state.
 
+    Parameters
+    ----------
+    inputs : tensor
+        The input ``x_t``, shape ``(time, batch, *size)`` (or ``(batch, time,
+        *size)`` with ``time_axis=1``).
+    states : tuple of tensor
+        The ``n`` initial states, each of shape ``(batch, *size)``.
+    a : tuple of tuple of tensor
+        The ``n x n`` matrix ``A``, each entry broadcastable to ``(batch,
+        *size)``.
+    b : tuple of tensor
+        The ``n`` entries of ``b``, each broadcastable to ``(batch, *size)``.
+    time_axis : {0, 1}
+        The time axis of ``inputs`` and of the returned outputs.
 
-def _matmul(a, b):
-    """The product of two square matrices held as nested tuples of tensors."""
-    columns = tuple(zip(*b, strict=True))
-    return tuple(tuple(_dot(row, column) for column in columns) for row in a)
+    Returns
+    -------
+    outputs : tensor
+        The last state after every step, shaped like ``inputs``.
+    states : list of tensor
+        The states after the last step (``states`` when there are no steps).
 
-
-def _matvec(a, v):
-    return tuple(_dot(row, v) for row in a)
-
-
-def _powers(a, size):
-    """``A**1`` to ``A**size`` of a matrix of coefficients, each entry stacked.
-
-    Entry ``[i][j]`` of the result has shape ``(size, *coefficient shape)``; row
-    ``k`` holds ``A**(k + 1)``. Computed by doubling, in ``log2(size)`` products.
-    """
-    table = tuple(tuple(entry[None] for entry in row) for row in a)
-    while ops.shape(table[0][0])[0] < size:
-        last = tuple(tuple(entry[-1:] for entry in row) for row in table)
-        more = _matmul(table, last)
-        table = tuple(
-            tuple(ops.concatenate(pair, axis=0) for pair in zip(*rows, strict=True))
-            for rows in zip(table, more, strict=True)
-        )
-    return table
-
-
-def _inclusive_scan(combine, elems, fills):
-    """Inclusive scan of ``elems`` (a tuple of tensors) along axis 0.
-
-    ``combine(earlier, later)`` is associative; ``fills`` holds, for each tensor,
-    the value of its identity element (used to pad). Takes ``log2(n)`` rounds of
-    whole-array operations (Hillis and Steele), a loop in the graph when ``n`` is
-    unknown while tracing.
-    """
-    n = ops.shape(elems[0])[0]
-
-    def round_(shift, elems):
-        earlier = tuple(
-            ops.concatenate(
-                [
-                    ops.full((shift, *ops.shape(x)[1:]), fill, dtype=x.dtype),
-                    x[: n - shift],
-                ],
-                axis=0,
-            )
-            for x, fill in zip(elems, fills, strict=True)
-        )
-        return shift * 2, combine(earlier, elems)
-
-    if isinstance(n, int):
-        shift = 1
-        while shift < n:
-            shift, elems = round_(shift, elems)
-        return elems
-    _, elems = ops.while_loop(lambda shift, _: shift < n, round_, (1, elems))
-    return elems
-
-
-def _linear_sequence(inputs, states, a, b, time_axis=0):
-    """Run ``s = A @ s + b * x_t`` over a whole sequence; output the last state.
-
-    ``states`` is a tuple of ``n`` tensors ``(batch, *size)``, ``a`` an ``n x n``
-    nested tuple and ``b`` an ``n``-tuple of coefficients, broadcastable to the
-    states. Returns the outputs (the last state at every step, with time on
-    ``time_axis``) and the final states.
+    Notes
+    -----
+    Differentiable with respect to ``inputs``, ``states`` and the coefficients.
     """
     inputs = ops.convert_to_tensor(inputs)
     states = tuple(ops.convert_to_tensor(s, dtype=inputs.dtype) for s in states)
@@ -373,73 +257,14 @@ def _linear_sequence(inputs, states, a, b, time_axis=0):
     kernels = time_loop_kernels()
     if kernels is not None:
         return kernels.linear_sequence(inputs, states, a, b, time_axis)
-    outputs, final = _linear_blocks(_swap_time(inputs, time_axis), states, a, b)
-    return _swap_time(outputs, time_axis), final
-
-
-def _linear_blocks(inputs, states, a, b):
-    """`_linear_sequence` of a time-major sequence, in blocks."""
-    n = len(states)
-    xs, time = _blocks(inputs, FILTER_BLOCK)
-    n_blocks = ops.shape(xs)[0]
-
-    # Each block on its own, from a zero state.
-    def step(s, bx):
-        s = tuple(a_s + bx_i for a_s, bx_i in zip(_matvec(a, s), bx, strict=True))
-        return s, s
-
-    driven = tuple(b_i[None] * xs for b_i in b)
-    exits, local = _along_blocks(step, (ops.zeros_like(xs[:, 0]),) * n, driven)
-
-    # The state entering each block: a whole block maps ``s`` to
-    # ``A**FILTER_BLOCK @ s + exit``.
-    powers = _powers(a, FILTER_BLOCK)
-    across = tuple(
-        ops.broadcast_to(entry[-1:], (n_blocks, *ops.shape(entry)[1:]))
-        for entry in _flatten(powers)
+    outputs, final = linear_blocks(
+        _algebra.swap_time(inputs, time_axis),
+        states,
+        a,
+        b,
+        scan=backends.scans_blocks(),
     )
-    n_entries = n * n
-
-    def combine(earlier, later):
-        a_late = _unflatten(later[:n_entries], n)
-        shifted = _matvec(a_late, earlier[n_entries:])
-        a_early = _unflatten(earlier[:n_entries], n)
-        return _flatten(_matmul(a_late, a_early)) + tuple(
-            s + e for s, e in zip(shifted, later[n_entries:], strict=True)
-        )
-
-    identity = tuple(float(i == j) for i in range(n) for j in range(n))
-    scanned = _inclusive_scan(combine, across + exits, identity + (0.0,) * n)
-    through = _unflatten(scanned[:n_entries], n)
-    shifted = _matvec(through, tuple(s[None] for s in states))
-    after = tuple(s + e for s, e in zip(shifted, scanned[n_entries:], strict=True))
-    entering = tuple(
-        ops.concatenate([s[None], s_after], axis=0)[:-1]
-        for s, s_after in zip(states, after, strict=True)
-    )
-
-    # Add the response to the entering state, ``A**(k + 1) @ s`` at step ``k``.
-    def response(row, entering, index=slice(None)):
-        return _dot((entry[index][None] for entry in row), entering)
-
-    last = powers[-1]
-    outputs = _unblock(local[-1] + response(last, (s[:, None] for s in entering)), time)
-    # The final states: the last output, and the other states at the last step.
-    k_last = (time - 1) % FILTER_BLOCK
-    final = []
-    for local_i, row in zip(local[:-1], powers[:-1], strict=True):
-        at_last = _unblock(local_i, time)[-1:]
-        final.append(at_last + response(row, (s[-1:] for s in entering), k_last))
-    final.append(outputs[-1:])
-    return outputs, [_last_or(s, f) for s, f in zip(states, final, strict=True)]
-
-
-def _flatten(matrix):
-    return tuple(entry for row in matrix for entry in row)
-
-
-def _unflatten(entries, n):
-    return tuple(tuple(entries[i * n : (i + 1) * n]) for i in range(n))
+    return _algebra.swap_time(outputs, time_axis), final
 
 
 def lowpass_sequence(inputs, state, decay, time_axis=0):
@@ -480,7 +305,7 @@ def lowpass_sequence(inputs, state, decay, time_axis=0):
     [0.5, 0.75, 0.875]
     """
     decay = ops.convert_to_tensor(decay, dtype=ops.convert_to_tensor(inputs).dtype)
-    outputs, (state,) = _linear_sequence(
+    outputs, (state,) = linear_sequence(
         inputs, (state,), ((decay,),), (1 - decay,), time_axis
     )
     return outputs, state
@@ -516,4 +341,4 @@ def alpha_sequence(inputs, states, ad, bd, time_axis=0):
     -----
     Differentiable with respect to ``inputs``, ``states`` and the coefficients.
     """
-    return _linear_sequence(inputs, tuple(states), ad, bd, time_axis)
+    return linear_sequence(inputs, tuple(states), ad, bd, time_axis)

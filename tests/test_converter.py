@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import keras_spiking
-from keras_spiking.converter import Converter, FiringRateScale, convert
+from keras_spiking.converter import Converter, FiringRateScale, TimeReadout, convert
 from keras_spiking.model_energy import ModelEnergy
 
 
@@ -412,6 +412,16 @@ def test_model_energy_knows_every_converted_layer():
             "neurons": 0,
             "spiking": True,
         }
+    # the mean over time sums each step's 3 outputs: one connection each, as the
+    # global average pooling sums each channel's 2 x 2 positions
+    (readout,) = layers_of(spiking, TimeReadout)
+    assert energy.layer_stats[readout]["connections"] == 3
+    (pooling,) = [
+        layer
+        for layer in spiking.layers
+        if type(getattr(layer, "layer", None)) is keras.layers.GlobalAveragePooling2D
+    ]
+    assert energy.layer_stats[pooling]["connections"] == 2 * 2 * 4
     assert all(stats["spiking"] for stats in energy.layer_stats.values())
     # the division by scale_firing_rates is folded into the Dense kernel, so the
     # Dense layer reads whole (filtered) spikes: its input rate is 400 times the
@@ -474,3 +484,26 @@ def test_digits_cnn_reaches_its_accuracy_with_default_options():
     # measured: 97.4% rate, 97.4-97.6% spiking at 5 to 50 steps (TensorFlow); the
     # issue asks for 2 points at most, this asserts 1
     assert accuracy(run(spiking, tile(images[test], 10))) >= rate_accuracy - 0.01
+
+
+def test_normalization_is_applied_at_each_step():
+    mean, variance = np.array([1.0, -2.0, 0.5]), np.array([4.0, 0.25, 1.0])
+    inp = keras.Input((3,))
+    x = keras.layers.Normalization(mean=mean, variance=variance)(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, activation="relu")(x))
+    w, b = model.layers[-1].get_weights()
+    spiking = convert(model, swap_activations=(), output="sequence")
+    data = np.random.default_rng(1).normal(size=(4, 3)).astype("float32")
+    # (no spiking layers: the converted model is the original one at every step)
+    want = relu(((data - mean) / np.sqrt(variance)) @ w + b)
+    np.testing.assert_allclose(run(spiking, tile(data, 5)), tile(want, 5), rtol=1e-5)
+
+
+def test_time_readout_counts_connections_only_when_averaging(mlp):
+    counts = {}
+    for output in ("mean", "last"):
+        spiking = convert(mlp[0], output=output, seed=0)
+        energy = ModelEnergy(spiking)
+        (readout,) = layers_of(spiking, TimeReadout)
+        counts[output] = energy.layer_stats[readout]["connections"]
+    assert counts == {"mean": 3, "last": 0}

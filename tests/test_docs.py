@@ -8,6 +8,7 @@ headless Chromium, where one is installed.
 """
 
 import html.parser
+import json
 import os
 import pathlib
 import re
@@ -119,6 +120,33 @@ def test_pages_load_nothing_from_the_network():
         if found:
             remote[str(css.relative_to(HTML_DIR))] = found
     assert not remote
+
+
+NOTEBOOKS = sorted(
+    (pathlib.Path(__file__).resolve().parent.parent / "docs" / "examples").glob(
+        "*.ipynb"
+    )
+)
+# A matplotlib call that makes a new figure in a notebook's code.
+NEW_FIGURE = re.compile(r"\bplt\.(?:subplots|figure)\(")
+
+
+@needs_build
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_every_figure_a_notebook_draws_is_on_its_page(notebook):
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    drawn = sum(
+        len(NEW_FIGURE.findall("".join(cell["source"])))
+        for cell in cells
+        if cell["cell_type"] == "code"
+    )
+    parser = _Fetches()
+    parser.feed((HTML_DIR / "examples" / f"{notebook.stem}.html").read_text("utf-8"))
+    images = [url for tag, url in parser.urls if tag == "img"]
+    assert drawn > 0
+    assert len(images) == drawn, images
+    for url in images:  # each one is a file of the built site
+        assert (HTML_DIR / "examples" / url).resolve().is_file(), url
 
 
 @needs_build

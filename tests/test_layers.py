@@ -13,6 +13,7 @@ from conftest import BACKEND, gradients
 
 import keras_spiking
 from keras_spiking import layers
+from keras_spiking._dt import dt_from_config
 
 RNG = np.random.default_rng(0)
 
@@ -524,7 +525,7 @@ def test_dt_variable_changes_steps_inside_fit(jit_compile):
     ]
     assert_allclose(model.get_weights()[1], [[0.1]])  # dt is no weight
     dt_config = model.layers[1].get_config()["dt"]
-    assert to_numpy(layers._dt_from_config(dt_config)) == pytest.approx(0.01)
+    assert to_numpy(dt_from_config(dt_config)) == pytest.approx(0.01)
 
     class SetDt(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):

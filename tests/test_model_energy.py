@@ -3,6 +3,7 @@
 import contextlib
 import copy
 import inspect
+import math
 import re
 import warnings
 
@@ -278,14 +279,31 @@ def test_activations(input_shape, layer, expected):
         ((6,), keras.layers.Reshape((2, 3))),
         ((2, 3), keras.layers.Flatten()),
         ((6,), keras.layers.Dropout(0.5)),
-        ((4, 4, 2), keras.layers.GlobalAveragePooling2D()),
-        ((5, 2), keras.layers.GlobalAveragePooling1D()),
     ],
 )
 def test_data_moving_layers_count_zero_silently(input_shape, layer):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert stats_of(input_shape, layer) == stats(0, 0, True)
+
+
+@pytest.mark.parametrize(
+    "input_shape, layer, window",
+    [
+        # average pooling: one connection per element of each output's window
+        ((4, 4, 2), keras.layers.AveragePooling2D(2), 2 * 2),
+        # global average pooling: one window that covers all positions
+        ((4, 4, 2), keras.layers.GlobalAveragePooling2D(), 4 * 4),
+        ((5, 2), keras.layers.GlobalAveragePooling1D(), 5),
+        ((2, 3, 2, 2), keras.layers.GlobalAveragePooling3D(), 2 * 3 * 2),
+    ],
+)
+def test_average_pooling_counts_one_connection_per_window_element(
+    input_shape, layer, window
+):
+    layer_stats = stats_of(input_shape, layer)
+    outputs = math.prod(layer.compute_output_shape((1, *input_shape))[1:])
+    assert layer_stats == stats(outputs * window, 0, True)
 
 
 def test_add_and_input_layer_count_zero_silently():
@@ -920,9 +938,12 @@ def test_converted_cnn_never_warns():
         text = energy.summary_string(line_length=120)
     assert "does not know" not in text
     # conv: 6 * 6 * 4 outputs x 3 * 3 * 1; pooling: 3 * 3 * 4 outputs x 2 * 2;
-    # dense: 36 x 3; the spiking neurons are the conv's 6 * 6 * 4 outputs
+    # dense: 36 x 3; the mean over time: one per output; the spiking neurons are
+    # the conv's 6 * 6 * 4 outputs
     all_stats = energy.layer_stats.values()
-    assert sum(each["connections"] for each in all_stats) == 144 * 9 + 36 * 4 + 36 * 3
+    assert sum(each["connections"] for each in all_stats) == (
+        144 * 9 + 36 * 4 + 36 * 3 + 3
+    )
     assert sum(each["neurons"] for each in all_stats) == 144
 
 
@@ -1032,6 +1053,7 @@ def test_bad_timesteps_per_inference(relu_model, timesteps, error):
         (0.0, ValueError),
         (np.nan, ValueError),
         (np.inf, ValueError),
+        (1e-39, ValueError),  # 1/dt is not a finite float32 (the layers' rule)
         (True, TypeError),
         ("0.01", TypeError),
         ([0.01, 0.02], TypeError),
@@ -1048,7 +1070,7 @@ def test_bad_dt(relu_model, dt, error):
 def test_bad_default_dt(relu_model):
     energy = ModelEnergy(relu_model[0], example_data=np.full((5, 4), 2.0))
     keras_spiking.default.dt = -1.0
-    with pytest.raises(ValueError, match=r"keras_spiking.default.dt must be"):
+    with pytest.raises(ValueError, match=r"`keras_spiking.default.dt` must be"):
         energy.total_energy("loihi")
 
 

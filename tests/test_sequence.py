@@ -12,6 +12,7 @@ from conftest import gradients
 from keras import ops
 
 from keras_spiking import sequence
+from keras_spiking.functional._algebra import along_blocks
 from keras_spiking.sequence import (
     BLOCK,
     alpha_sequence,
@@ -25,12 +26,11 @@ if sequence.time_loop_kernels() is not None:
 
 
 @pytest.fixture(autouse=True, params=FORMS)
-def form(request, monkeypatch):
+def form(request):
     """Run each test with every form this backend has: the blocked ``keras.ops``
     form, and the compiled time loops where the backend has them."""
-    if request.param == "blocks":
-        monkeypatch.setattr(sequence, "time_loop_kernels", lambda: None)
-    return request.param
+    with sequence.use_kernels(request.param != "blocks"):
+        yield request.param
 
 
 # How close to a whole number the step loop's float32 voltage must be where a
@@ -500,7 +500,7 @@ def test_loop_forms_agree():
         (spiking_step, carry, np.testing.assert_array_equal),
         (filter_step, (carry, carry), assert_close),
     ]:
-        unrolled = keras.tree.flatten(sequence._unrolled(step, start, xs))
-        scanned = keras.tree.flatten(sequence._scanned(step, start, xs))
+        unrolled = keras.tree.flatten(along_blocks(step, start, xs, scan=False))
+        scanned = keras.tree.flatten(along_blocks(step, start, xs, scan=True))
         for a, b in zip(unrolled, scanned, strict=True):
             compare(ops.convert_to_numpy(a), ops.convert_to_numpy(b))

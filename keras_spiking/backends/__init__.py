@@ -1,0 +1,74 @@
+"""The one place for backend-specific code.
+
+Everything else in the package is written with ``keras`` and ``keras.ops`` and
+runs on every backend; what must differ between backends lives here, one module
+per backend, each with the same names (the layout of Keras's own
+``keras/src/backend/<name>/``):
+
+- ``is_variable(value)``: whether ``value`` is a variable to read live (on
+  TensorFlow a raw ``tf.Variable`` counts too);
+- ``seeded_uniform(shape, seed)``: float32 values uniform on ``[0, 1)`` from an int
+  seed, the same every time (on TensorFlow exactly
+  ``tf.random.stateless_uniform(shape, seed=(seed, seed))``);
+- ``is_traced(tensor)``: whether a tensor is symbolic, being traced into a
+  compiled function, so that its value is not known;
+- ``step_loop_is_faster()``: whether the backend's compiled step loop beats the
+  blocked whole-sequence forms at every shape;
+- ``scans_blocks()``: whether the blocked forms should loop over the steps of a
+  block with ``keras.ops.scan`` rather than an unrolled loop;
+- ``time_loop_kernels()``: a module of compiled whole-sequence loops
+  (``spiking_sequence``, ``linear_sequence``) where the backend has faster ones
+  than the blocked forms, else None.
+
+The module for the running backend is imported on first use, so TensorFlow,
+JAX and PyTorch are each imported only on their own backend. Backends without a
+module of their own (PyTorch, NumPy, OpenVINO) use `keras_spiking.backends.default`.
+"""
+
+import importlib
+
+import keras
+
+_OWN_MODULES = ("tensorflow", "jax")
+
+
+def current():
+    """The module of backend-specific functions for Keras's running backend."""
+    name = keras.backend.backend()
+    name = name if name in _OWN_MODULES else "default"
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def is_variable(value):
+    """Whether ``value`` is a variable whose value a layer should read live."""
+    return current().is_variable(value)
+
+
+def seeded_uniform(shape, seed):
+    """Float32 values uniform on ``[0, 1)``, the same every time for an int
+    ``seed``; fresh every time for a ``keras.random.SeedGenerator``."""
+    if not isinstance(seed, int):
+        return keras.random.uniform(shape, dtype="float32", seed=seed)
+    return current().seeded_uniform(shape, seed)
+
+
+def known_value(tensor):
+    """``tensor`` (or a variable) as a numpy array, or None while it is traced."""
+    if current().is_traced(tensor):
+        return None
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def step_loop_is_faster():
+    """Whether the compiled step loop beats the blocked forms at every shape."""
+    return current().step_loop_is_faster()
+
+
+def scans_blocks():
+    """Whether the blocked forms loop over a block's steps with ``ops.scan``."""
+    return current().scans_blocks()
+
+
+def time_loop_kernels():
+    """The backend's compiled whole-sequence loops, or None."""
+    return current().time_loop_kernels()

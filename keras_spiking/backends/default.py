@@ -1,0 +1,37 @@
+"""Backend-specific functions for backends without a module of their own
+(PyTorch, NumPy, OpenVINO): plain Keras.
+
+See `keras_spiking.backends` for what each function means.
+"""
+
+import keras
+
+
+def is_variable(value):
+    """Whether ``value`` is a ``keras.Variable``."""
+    return isinstance(value, keras.Variable)
+
+
+def seeded_uniform(shape, seed):
+    """``keras.random.uniform`` with an int seed (Keras seeds with 32 bits)."""
+    return keras.random.uniform(shape, dtype="float32", seed=seed % 2**32)
+
+
+def is_traced(tensor):
+    """Never: these backends run eagerly when a layer is built."""
+    return False
+
+
+def step_loop_is_faster():
+    """No: a step loop pays a fixed cost per step here."""
+    return False
+
+
+def scans_blocks():
+    """No: an unrolled loop over a block's steps is the faster here."""
+    return False
+
+
+def time_loop_kernels():
+    """None: no compiled loops; the blocked forms are used."""
+    return None
