@@ -2,7 +2,7 @@
 
 `keras_spiking.sequence` uses these in place of the blocked ``keras.ops`` forms on
 the TensorFlow backend when TensorFlow sees no GPU (see
-`keras_spiking.backends.tensorflow.time_loop_kernels`). Without XLA every TensorFlow
+`keras_spiking.backends.time_loop_kernels`). Without XLA every TensorFlow
 operation costs a few microseconds and a pass over memory, so the blocked forms
 pay a fixed cost per step of a block; XLA compiles a loop over the steps into one
 program that reads each input step once, keeps the state in cache and writes each

@@ -82,9 +82,9 @@ def linear_step(a, states, driven):
 def linear_blocks(inputs, states, a, b, scan=False):
     """`linear_step` over a whole time-major sequence, in blocks.
 
-    Each block of `FILTER_BLOCK` steps is run from a zero state, for all blocks at
-    once; the state entering each block follows from the blocks before it in a
-    scan over the blocks, and its response is added.
+    Each block of `~keras_spiking.sequence.FILTER_BLOCK` steps is run from a zero
+    state, for all blocks at once; the state entering each block follows from the
+    blocks before it in a scan over the blocks, and its response is added.
 
     Parameters
     ----------

@@ -80,7 +80,7 @@ def spiking_step(voltage, rates, dt):
     Notes
     -----
     No gradient is defined here: callers make it straight-through
-    (`keras_spiking.functional.straight_through`).
+    (`keras_spiking.sequence.straight_through`).
     """
     return integrate(voltage, spike_increment(rates, dt), dt)
 
@@ -99,10 +99,10 @@ def _frac(x):
 def spiking_blocks(rates, voltage, dt, scan=False):
     """`spiking_step` over a whole time-major sequence of rates, in blocks.
 
-    The sequence is cut into blocks of `BLOCK` steps. Within a block the steps
-    are `integrate`'s, for all blocks at once. The voltage entering each later
-    block is computed from exact block totals (a part on a grid that float32 adds
-    without rounding, plus a small remainder).
+    The sequence is cut into blocks of `~keras_spiking.sequence.BLOCK` steps.
+    Within a block the steps are `integrate`'s, for all blocks at once. The
+    voltage entering each later block is computed from exact block totals (a part
+    on a grid that float32 adds without rounding, plus a small remainder).
 
     Parameters
     ----------
