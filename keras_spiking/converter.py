@@ -17,6 +17,7 @@ from keras import ops
 
 from keras_spiking import _graph
 from keras_spiking._activations import activation_name, is_linear
+from keras_spiking._arguments import check_flag
 from keras_spiking._dt import checked_dt_value, dt_argument
 from keras_spiking._saving import register
 from keras_spiking.layers import Lowpass, SpikingActivation
@@ -233,8 +234,12 @@ class Converter:
         Names of the activations to make spiking (e.g. ``{"relu"}``); the names
         are those Keras gives the functions (``"relu"``, ``"sigmoid"``, ...), with
         ``"relu"`` for a ``ReLU`` layer and ``"leaky_relu"`` for a ``LeakyReLU``
-        layer. Other nonlinearities stay as they are, applied at each step. If
-        None (default), every nonlinearity except ``"softmax"`` and
+        layer. A name is looked up like ``keras.activations.get`` (so the alias
+        ``"swish"`` swaps ``silu``); an activation function counts by its name. A
+        name that is neither a Keras activation nor an activation in the model
+        is an error (a typo would swap nothing). Other nonlinearities stay as
+        they are, applied at each step. If None (default), every nonlinearity
+        except ``"softmax"`` and
         ``"log_softmax"`` (which act across units, not on each unit) becomes
         spiking. An empty collection makes nothing spiking: the result is the
         original model applied at each step.
@@ -285,10 +290,14 @@ class Converter:
     layers whose weights are copies of the original ones: exact copies, except
     where a ``BatchNormalization`` or the division by ``scale_firing_rates`` is
     folded into them. Training the converted model leaves the original model
-    unchanged. A layer used several times in the model is one layer used
-    several times in the converted model. ``Dropout`` and the other layers that
-    only act during training are left out. Nested models are converted layer by
-    layer, in place.
+    unchanged. A layer used several times in the model (also inside a nested
+    model used several times) is one layer used several times in the converted
+    model, its weights tied: where the inputs of its applications carry
+    different ``scale_firing_rates`` factors still to be divided out, a
+    `FiringRateScale` before a later application makes up the difference.
+    ``Dropout`` and the other layers that only act during training are left out.
+    Nested models are converted layer by layer, in place, once for each
+    application.
 
     **Spikes in, spikes out.** A spiking layer fed by another one sees input
     that jumps from step to step, and a ``relu`` clips the steps where it dips
@@ -341,13 +350,15 @@ class Converter:
             dt = dt_argument(dt)  # a clear error for 0, NaN, a string, ...
         self.dt = dt
         self.seed = seed
-        self.spiking_aware_training = spiking_aware_training
+        self.spiking_aware_training = check_flag(
+            spiking_aware_training, "spiking_aware_training"
+        )
         self.swap_activations = _activation_names(swap_activations)
         self.scale_firing_rates = scale_firing_rates
         self.synapse = synapse
         self.output = output
-        self.max_to_avg_pool = max_to_avg_pool
-        self.fold_batch_norm = fold_batch_norm
+        self.max_to_avg_pool = check_flag(max_to_avg_pool, "max_to_avg_pool")
+        self.fold_batch_norm = check_flag(fold_batch_norm, "fold_batch_norm")
 
     # --- the rule registry --------------------------------------------------------
 
@@ -908,7 +919,7 @@ def _activation_names(names):
             continue
         try:
             result.add(activation_name(keras.activations.get(name)))
-        except ValueError:
+        except (TypeError, ValueError):
             result.add(name)  # perhaps a custom activation's name
     return frozenset(result)
 
@@ -936,7 +947,7 @@ def _check_swap_names(names, model):
         try:
             keras.activations.get(name)
             known = True
-        except ValueError:
+        except (TypeError, ValueError):
             known = name in ("relu", "leaky_relu")
         if known or name in present:
             continue

@@ -95,7 +95,7 @@ def test_stateful_filters_train(name):
     assert np.any(np.asarray(model.layers[1].states[-1].numpy()) != 0)
 
 
-# --- item 3: the converter -----------------------------------------------------
+# --- item 3: the converter ------------------------------------------------------------
 
 
 def repeat(x, steps):
@@ -184,6 +184,14 @@ def test_converter_checks_dt(dt):
         keras_spiking.convert(small_model(), dt=dt)
 
 
+@pytest.mark.parametrize(
+    "option", ["spiking_aware_training", "max_to_avg_pool", "fold_batch_norm"]
+)
+def test_converter_flags_must_be_bools(option):
+    with pytest.raises(TypeError, match=f"`{option}` must be True or False"):
+        keras_spiking.convert(small_model(), **{option: "False"})
+
+
 def test_converter_checks_the_value_of_a_dt_variable_it_scales_by():
     with pytest.raises(ValueError, match="`dt` must be a number of seconds"):
         keras_spiking.convert(small_model(), dt=keras.Variable(0.0))
@@ -210,7 +218,7 @@ def test_conversion_rule_that_returns_nothing_is_a_clear_error():
         del keras_spiking.Converter.rules[Triple]
 
 
-# --- item 6: checks however a layer is first built ---------------------------------
+# --- item 6: checks however a layer is first built ------------------------------------
 
 
 @pytest.mark.parametrize("name", ["Lowpass", "Alpha"])
@@ -240,7 +248,7 @@ def test_invalid_tau_from_a_random_initializer_is_never_a_plausible_output(name)
         assert np.all(np.isnan(keras.ops.convert_to_numpy(output)))
 
 
-# --- item 7: shared dt variables ---------------------------------------------------
+# --- item 7: shared dt variables ------------------------------------------------------
 
 
 def shared_dt_model(dt):
@@ -291,7 +299,7 @@ def test_shared_dt_is_a_variable_of_the_model_not_a_weight():
     assert any(variable is dt for variable in model.variables)
 
 
-# --- item 8: declared intent is honoured, or refused ---------------------------------
+# --- item 8: declared intent is honoured, or refused ----------------------------------
 
 
 @pytest.mark.skipif(
@@ -426,7 +434,7 @@ def test_cell_checks_its_states(cell, n_states):
     assert tuple(output.shape) == (3, 4) and len(states) == n_states
 
 
-# --- item 9: clear errors ---------------------------------------------------------
+# --- item 9: clear errors -------------------------------------------------------------
 
 
 X = np.ones((2, 3, 4), "float32")
