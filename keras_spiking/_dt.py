@@ -11,8 +11,13 @@ One contract, used by the layers, `~keras_spiking.callbacks.DtScheduler` and
   later) but where it is used: in eager code by `check_dt`, and inside compiled
   code by `dt_tensor`, which turns an invalid value into NaN.
 - In a config, a float is stored as it is, and a variable as a shared record
-  (``_SavedDt``), so layers that shared one variable share one again when loaded.
+  (``_SavedDt``), so layers that shared one variable share one again when they
+  are recreated from their configs: by ``.keras`` and legacy ``.h5`` loading,
+  ``keras.models.clone_model`` and ``Model.from_config``.
 """
+
+import uuid
+import weakref
 
 import keras
 import numpy as np
@@ -57,22 +62,29 @@ def check_dt(dt, name="dt"):
     return float(dt)
 
 
-def dt_argument(dt):
-    """Check the ``dt`` argument of a cell or layer; return what to store.
-
-    ``None`` becomes ``keras_spiking.default.dt``; a number is checked with
-    `check_dt`; a variable must hold one floating-point number, and is made
-    non-trainable (``dt`` is a setting, never something an optimizer changes).
-    """
-    dt = default.dt if dt is None else dt
-    if not is_variable(dt):
-        return check_dt(dt)
+def check_dt_variable(dt):
+    """Raise a ``ValueError`` unless the variable ``dt`` holds one floating-point
+    number (an integer variable would truncate a time step such as 0.5 to 0)."""
     if tuple(dt.shape) != () or "float" not in str(dt.dtype):
         raise ValueError(
             f"A `dt` variable must hold one floating-point number; got a variable of "
             f"shape {tuple(dt.shape)} and dtype {dt.dtype}. Create it with e.g. "
             f"`keras.Variable(0.001, trainable=False)`."
         )
+
+
+def dt_argument(dt):
+    """Check the ``dt`` argument of a cell or layer; return what to store.
+
+    ``None`` becomes ``keras_spiking.default.dt``; a number is checked with
+    `check_dt`; a variable must hold one floating-point number
+    (`check_dt_variable`), and is made non-trainable (``dt`` is a setting, never
+    something an optimizer changes).
+    """
+    dt = default.dt if dt is None else dt
+    if not is_variable(dt):
+        return check_dt(dt)
+    check_dt_variable(dt)
     if isinstance(dt, keras.Variable):
         dt.trainable = False
     return dt
@@ -120,16 +132,51 @@ def dt_config(dt):
     config = keras.saving.serialize_keras_object(handle)
     # Keras adds this id itself only where it sees the object twice, and can miss
     # the first config; with it on every one, ``.keras`` loading recreates one
-    # variable for all the layers that shared it.
-    config["shared_object_id"] = id(handle)
+    # variable for all the layers that shared it. It is random rather than
+    # ``id(handle)``, so that configs saved by different processes do not collide
+    # (see `dt_from_config`).
+    config["shared_object_id"] = handle.key
     return config
 
 
-def dt_from_config(dt):
-    """Undo `dt_config`."""
-    if isinstance(dt, dict):
-        return keras.saving.deserialize_keras_object(dt).variable
-    return dt
+# saved key -> (weak reference to the variable recreated for it, names of the
+# layers and cells given it)
+_recreated = {}
+
+
+def dt_from_config(dt, owner=None):
+    """Undo `dt_config`.
+
+    Layers that shared one ``dt`` variable get one new variable again. ``.keras``
+    loading recreates a shared record once; other ways of recreating layers from
+    their configs (``keras.models.clone_model``, ``Model.from_config``, legacy
+    ``.h5`` loading) recreate it for every layer, so the new variables are
+    matched here by the record's key. Those ways recreate each layer of a model
+    once, so a name that already has the key's current variable starts a new
+    group: recreating the same model twice gives two models, each with its own
+    shared variable.
+
+    Parameters
+    ----------
+    dt : float or dict
+        The ``dt`` entry of a config.
+    owner : str, optional
+        The name of the layer or cell being recreated (without one, the variable
+        is a new one, shared with nothing).
+    """
+    if not isinstance(dt, dict):
+        return dt
+    variable = keras.saving.deserialize_keras_object(dt).variable
+    key = dt.get("shared_object_id")
+    if key is None or owner is None:
+        return variable
+    reference, owners = _recreated.get(key, (None, set()))
+    shared = None if reference is None else reference()
+    if shared is None or owner in owners:
+        _recreated[key] = (weakref.ref(variable), {owner})
+        return variable
+    owners.add(owner)
+    return shared
 
 
 @register
@@ -149,6 +196,8 @@ class _SavedDt:
 
     def __init__(self, variable):
         self.variable = variable
+        # the key of this record in configs: random, so unique across processes
+        self.key = uuid.uuid4().int >> 68
 
     def get_config(self):
         """The variable's value."""

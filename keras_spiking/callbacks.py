@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_spiking._dt import check_dt, is_variable
+from keras_spiking._dt import check_dt, check_dt_variable, is_variable
 
 
 class DtScheduler(keras.callbacks.Callback):
@@ -23,8 +23,9 @@ class DtScheduler(keras.callbacks.Callback):
     Parameters
     ----------
     dt : keras.Variable
-        Variable holding ``dt`` that has been passed to other layers. On the
-        TensorFlow backend, a ``tf.Variable`` works too.
+        Variable holding ``dt`` that has been passed to other layers: one
+        floating-point number (a vector or an integer variable is an error). On
+        the TensorFlow backend, a ``tf.Variable`` works too.
     scheduler : keras.optimizers.schedules.LearningRateSchedule or callable
         Schedule giving the value of ``dt`` as a function of the training step
         (one training step is one minibatch of training). Each value must be a
@@ -45,6 +46,11 @@ class DtScheduler(keras.callbacks.Callback):
     If the number of batches in an epoch is not known in advance (e.g. for a
     ``tf.data.Dataset`` of unknown length), the step counts the batches run since
     the start of ``fit`` instead.
+
+    The model must be compiled with ``steps_per_execution=1`` (the default):
+    with more, Keras runs several batches per call without calling back between
+    them, so they could not each get their own ``dt``; ``fit`` then raises a
+    ``ValueError``.
 
     Examples
     --------
@@ -101,6 +107,7 @@ class DtScheduler(keras.callbacks.Callback):
                 f"returns `dt`; got {scheduler!r}. For a constant `dt`, assign it to "
                 "the variable instead of using DtScheduler."
             )
+        check_dt_variable(dt)
 
         self.dt = dt
         self.scheduler = scheduler
@@ -110,6 +117,16 @@ class DtScheduler(keras.callbacks.Callback):
         self._batches_in_epoch = 0
 
     def on_train_begin(self, logs=None):
+        steps = getattr(self.model, "steps_per_execution", 1)
+        if steps != 1:
+            raise ValueError(
+                f"DtScheduler sets `dt` before each training batch, but the model "
+                f"was compiled with steps_per_execution={steps!r}: Keras then runs "
+                f"{steps} batches per call, without calling back between them, so "
+                f"all but the first would run with the previous batch's `dt`. "
+                f"Compile the model with steps_per_execution=1 to train with "
+                f"DtScheduler."
+            )
         self.epoch = 0
         self._epoch_offset = 0
 

@@ -8,6 +8,7 @@ rules, one per layer type; `Converter.register_layer` adds a rule for a layer
 type of your own.
 """
 
+import difflib
 import math
 
 import keras
@@ -16,8 +17,9 @@ from keras import ops
 
 from keras_spiking import _graph
 from keras_spiking._activations import activation_name, is_linear
+from keras_spiking._arguments import check_flag
+from keras_spiking._dt import checked_dt_value, dt_argument
 from keras_spiking._saving import register
-from keras_spiking.config import default
 from keras_spiking.layers import Lowpass, SpikingActivation
 from keras_spiking.model_energy import ModelEnergy, global_average_stats
 
@@ -232,8 +234,12 @@ class Converter:
         Names of the activations to make spiking (e.g. ``{"relu"}``); the names
         are those Keras gives the functions (``"relu"``, ``"sigmoid"``, ...), with
         ``"relu"`` for a ``ReLU`` layer and ``"leaky_relu"`` for a ``LeakyReLU``
-        layer. Other nonlinearities stay as they are, applied at each step. If
-        None (default), every nonlinearity except ``"softmax"`` and
+        layer. A name is looked up like ``keras.activations.get`` (so the alias
+        ``"swish"`` swaps ``silu``); an activation function counts by its name. A
+        name that is neither a Keras activation nor an activation in the model
+        is an error (a typo would swap nothing). Other nonlinearities stay as
+        they are, applied at each step. If None (default), every nonlinearity
+        except ``"softmax"`` and
         ``"log_softmax"`` (which act across units, not on each unit) becomes
         spiking. An empty collection makes nothing spiking: the result is the
         original model applied at each step.
@@ -284,10 +290,14 @@ class Converter:
     layers whose weights are copies of the original ones: exact copies, except
     where a ``BatchNormalization`` or the division by ``scale_firing_rates`` is
     folded into them. Training the converted model leaves the original model
-    unchanged. A layer used several times in the model is one layer used
-    several times in the converted model. ``Dropout`` and the other layers that
-    only act during training are left out. Nested models are converted layer by
-    layer, in place.
+    unchanged. A layer used several times in the model (also inside a nested
+    model used several times) is one layer used several times in the converted
+    model, its weights tied: where the inputs of its applications carry
+    different ``scale_firing_rates`` factors still to be divided out, a
+    `FiringRateScale` before a later application makes up the difference.
+    ``Dropout`` and the other layers that only act during training are left out.
+    Nested models are converted layer by layer, in place, once for each
+    application.
 
     **Spikes in, spikes out.** A spiking layer fed by another one sees input
     that jumps from step to step, and a ``relu`` clips the steps where it dips
@@ -334,24 +344,21 @@ class Converter:
                 f"`synapse` must be None or a positive time constant in seconds; "
                 f"got synapse={synapse!r}."
             )
-        if isinstance(swap_activations, str):
-            raise ValueError(
-                f"`swap_activations` must be a collection of activation names, not "
-                f"a string; e.g. swap_activations={[swap_activations]!r}."
-            )
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"`seed` must be None or an int; got seed={seed!r}.")
+        if dt is not None:
+            dt = dt_argument(dt)  # a clear error for 0, NaN, a string, ...
         self.dt = dt
         self.seed = seed
-        self.spiking_aware_training = spiking_aware_training
-        self.swap_activations = (
-            None if swap_activations is None else frozenset(swap_activations)
+        self.spiking_aware_training = check_flag(
+            spiking_aware_training, "spiking_aware_training"
         )
+        self.swap_activations = _activation_names(swap_activations)
         self.scale_firing_rates = scale_firing_rates
         self.synapse = synapse
         self.output = output
-        self.max_to_avg_pool = max_to_avg_pool
-        self.fold_batch_norm = fold_batch_norm
+        self.max_to_avg_pool = check_flag(max_to_avg_pool, "max_to_avg_pool")
+        self.fold_batch_norm = check_flag(fold_batch_norm, "fold_batch_norm")
 
     # --- the rule registry --------------------------------------------------------
 
@@ -451,9 +458,11 @@ class Converter:
             The converted model.
         """
         inputs, outputs = _graph.model_ends(model, "the converter")
+        _check_swap_names(self.swap_activations, model)
         self._values = {}  # id of an original tensor -> its converted tensor
         self._gains = {}  # id of a converted tensor -> the factor it still needs
         self._clones = {}  # (id of an original layer, variant) -> converted layer
+        self._folded_gains = {}  # the same keys -> the gain folded into that layer
         self._names = set()
         self._n_spiking = 0
         self._folds = {}
@@ -516,21 +525,42 @@ class Converter:
             lambda t: converted[id(t)] if id(t) in converted else t, first
         )
         results = self._convert_layer(operation, inputs)
-        for original, new in zip(
-            node.output_tensors, keras.tree.flatten(results), strict=True
+        flat = [] if results is None else keras.tree.flatten(results)
+        if len(flat) != len(node.output_tensors) or not all(
+            isinstance(t, keras.KerasTensor) for t in flat
         ):
+            rule = "conversion"
+            if not isinstance(operation, keras.Model):
+                name = getattr(self._rule(operation), "__name__", "?")
+                rule = f"conversion rule ({name})"
+            raise TypeError(
+                f"The {rule} of layer '{operation.name}' ({type(operation).__name__}) "
+                f"returned {results!r}, but must return the converted output: "
+                f"{len(node.output_tensors)} symbolic tensor(s) with a time axis, "
+                f"(batch, time, ...), e.g. `converter.per_step(layer, inputs)`. "
+                f"(A function that only builds layers needs a `return`.)"
+            )
+        for original, new in zip(node.output_tensors, flat, strict=True):
             self._values[id(original)] = new
         return self._values[id(tensor)]
 
     def _convert_layer(self, layer, inputs):
         if isinstance(layer, keras.Model):
-            # a nested model: convert its layers in place
+            # a nested model: convert its layers in place. Each application of
+            # the model converts its graph afresh (its tensors stand for other
+            # values each time), while its layers keep one converted copy each.
             inner_inputs, inner_outputs = _graph.model_ends(layer, "the converter")
-            for original, new in zip(
-                inner_inputs, keras.tree.flatten(inputs), strict=True
-            ):
-                self._values[id(original)] = new
-            outputs = self._convert_graph(inner_inputs, inner_outputs)
+            outer = self._values
+            self._values = {
+                id(original): new
+                for original, new in zip(
+                    inner_inputs, keras.tree.flatten(inputs), strict=True
+                )
+            }
+            try:
+                outputs = self._convert_graph(inner_inputs, inner_outputs)
+            finally:
+                self._values = outer
             return outputs if len(outputs) > 1 else outputs[0]
         rule = self._rule(layer)
         if rule not in _GAIN_AWARE_RULES:
@@ -601,21 +631,52 @@ class Converter:
         """
         # copies with the original weights are made once, so that a layer used
         # several times is one layer used several times in the converted model
+        if weights is not None:
+            return self._copy_per_step(layer, inputs, weights, config)(inputs)
         key = (id(layer), repr(sorted(config.items())))
-        if weights is not None or key not in self._clones:
-            new_config = {**layer.get_config(), **config}
-            new_config["name"] = self._unique(layer.name)
-            copy = type(layer).from_config(new_config)
-            wrapped = (
-                copy
-                if isinstance(copy, _NATIVE)
-                else BatchedTimeDistributed(copy, name=new_config["name"])
-            )
-            wrapped.build(keras.tree.map_structure(lambda x: x.shape, inputs))
-            copy.set_weights(layer.get_weights() if weights is None else weights)
-            if weights is not None:
-                return wrapped(inputs)
-            self._clones[key] = wrapped
+        if key not in self._clones:
+            self._clones[key] = self._copy_per_step(layer, inputs, None, config)
+        return self._clones[key](inputs)
+
+    def _copy_per_step(self, layer, inputs, weights, config):
+        """A copy of ``layer`` (with ``config`` changes and ``weights``, or the
+        layer's own), applied at every step; built, not yet called."""
+        new_config = {**layer.get_config(), **config}
+        new_config["name"] = self._unique(layer.name)
+        copy = type(layer).from_config(new_config)
+        wrapped = (
+            copy
+            if isinstance(copy, _NATIVE)
+            else BatchedTimeDistributed(copy, name=new_config["name"])
+        )
+        wrapped.build(keras.tree.map_structure(lambda x: x.shape, inputs))
+        copy.set_weights(layer.get_weights() if weights is None else weights)
+        return wrapped
+
+    def _per_step_folded(self, layer, inputs, norm, config):
+        """``layer`` at every step, with the pending gain of ``inputs`` (and the
+        BatchNormalization ``norm``, if given) folded into its kernel.
+
+        A layer applied several times stays one layer in the converted model (its
+        weights tied): its copy folds the gain of its first application, and a
+        later application whose input has another gain gets a `FiringRateScale` by
+        the ratio of the two.
+        """
+        gain = self._gain(inputs)
+        key = (id(layer), repr(sorted(config.items())))
+        if key in self._clones:
+            folded = self._folded_gains[key]
+            if gain != folded:
+                inputs = FiringRateScale(
+                    gain / folded, name=self._unique(f"{layer.name}_scale")
+                )(inputs)
+            return self._clones[key](inputs)
+        weights = None if norm is None else _fold_batch_norm(layer, norm)
+        if gain != 1:
+            kernel, *rest = weights or layer.get_weights()
+            weights = [(kernel * gain).astype(kernel.dtype), *rest]
+        self._clones[key] = self._copy_per_step(layer, inputs, weights, config)
+        self._folded_gains[key] = gain
         return self._clones[key](inputs)
 
     def nonlinearity(self, inputs, activation, name):
@@ -682,8 +743,7 @@ class Converter:
             return float(self.scale_firing_rates)
         if not _is_homogeneous(activation):
             return 1.0
-        dt = default.dt if self.dt is None else self.dt
-        return 1 / float(ops.convert_to_numpy(dt))
+        return 1 / checked_dt_value(self.dt)
 
     def _next_seed(self):
         index = self._n_spiking
@@ -739,16 +799,10 @@ def _builtin(*layer_types, gain_aware=False):
 def _convert_weighted(converter, layer, inputs):
     """Dense and Conv: the linear part per step, then the activation."""
     config = {"activation": "linear"}
-    weights = None  # exact copies of the layer's weights
     norm = converter._folds.get(id(layer))
     if norm is not None:
-        weights = _fold_batch_norm(layer, norm)
         config["use_bias"] = True
-    gain = converter._gain(inputs)
-    if gain != 1:
-        kernel, *rest = weights or layer.get_weights()
-        weights = [(kernel * gain).astype(kernel.dtype), *rest]
-    x = converter.per_step(layer, inputs, weights=weights, **config)
+    x = converter._per_step_folded(layer, inputs, norm, config)
     return converter.nonlinearity(x, layer.activation, name=f"{layer.name}_activation")
 
 
@@ -825,6 +879,87 @@ def _copy(activation, name=None, **config):
     if name is not None:
         config["name"] = name
     return type(activation).from_config(config)
+
+
+def _activation_names(names):
+    """The ``swap_activations`` option as a frozenset of the names that
+    `activation_name` gives (or None).
+
+    Names are looked up like ``keras.activations.get``, so an alias swaps the
+    function it names (``"swish"`` is ``"silu"``); a name Keras does not know
+    must be the name of an activation in the converted model (checked by
+    `Converter.convert`).
+    """
+    if names is None:
+        return None
+    if isinstance(names, str):
+        raise ValueError(
+            f"`swap_activations` must be a collection of activation names, not a "
+            f"string; e.g. swap_activations={[names]!r}."
+        )
+    if not isinstance(names, (set, frozenset, list, tuple)):
+        raise TypeError(
+            f"`swap_activations` must be a collection of activation names (a set, "
+            f"list or tuple of strings), such as {{'relu'}}; got "
+            f"swap_activations={names!r}."
+        )
+    result = set()
+    for name in names:
+        if callable(name):  # an activation function or layer, not its name
+            result.add(activation_name(name))
+            continue
+        if not isinstance(name, str):
+            raise TypeError(
+                f"`swap_activations` must hold activation names (strings), such as "
+                f"'relu', or activation functions; got {name!r} of type "
+                f"{type(name).__name__}."
+            )
+        if name in ("relu", "leaky_relu", "linear"):
+            result.add(name)
+            continue
+        try:
+            result.add(activation_name(keras.activations.get(name)))
+        except (TypeError, ValueError):
+            result.add(name)  # perhaps a custom activation's name
+    return frozenset(result)
+
+
+def _model_activation_names(model):
+    """The names of the activations of a model's layers (nested models too)."""
+    names = set()
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            names |= _model_activation_names(layer)
+        elif isinstance(layer, (keras.layers.ReLU, keras.layers.LeakyReLU)):
+            names.add(activation_name(layer))
+        elif getattr(layer, "activation", None) is not None:
+            names.add(activation_name(layer.activation))
+    return names
+
+
+def _check_swap_names(names, model):
+    """Raise if a ``swap_activations`` name is neither a Keras activation nor an
+    activation of ``model``: a typo would otherwise swap nothing."""
+    if names is None:
+        return
+    present = _model_activation_names(model)
+    for name in sorted(names):
+        try:
+            keras.activations.get(name)
+            known = True
+        except (TypeError, ValueError):
+            known = name in ("relu", "leaky_relu")
+        if known or name in present:
+            continue
+        candidates = sorted(present | {"relu", "leaky_relu", "sigmoid", "tanh"})
+        close = difflib.get_close_matches(name, candidates, n=3)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"`swap_activations` names {name!r}, which is neither an activation "
+            f"Keras knows nor an activation in model '{model.name}' (whose "
+            f"activations are {sorted(present) or 'none'}), so it would swap "
+            f"nothing.{hint}"
+        )
 
 
 def _positive(value):

@@ -1041,6 +1041,18 @@ def _check_example_data(model, example_data):
                 f"{array.shape}, but the model expects shape {expected} (batch "
                 f"first; None is any length). {fix}"
             )
+        if array.size == 0:
+            empty = [i for i, n in enumerate(array.shape) if n == 0]
+            what = {0: "examples"}
+            if len(expected) > 2 and expected[1] is None:  # the time axis
+                what[1] = "time steps"
+            raise ValueError(
+                f"example_data for input '{name}' of model '{model.name}' has shape "
+                f"{array.shape}: no values (axis {empty[0]} has length 0"
+                f"{', no ' + what[empty[0]] if empty[0] in what else ''}), so there "
+                f"are no firing rates to measure. Give at least one example with at "
+                f"least one time step (or leave out example_data)."
+            )
         if np.issubdtype(array.dtype, np.inexact):
             bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
             if bad:

@@ -29,7 +29,7 @@ import contextlib
 import keras
 from keras import ops
 
-from keras_spiking import backends
+from keras_spiking import _arguments, backends
 from keras_spiking.functional import _algebra
 from keras_spiking.functional._algebra import per_step, straight_through
 from keras_spiking.functional.filters import FILTER_BLOCK, linear_blocks
@@ -196,6 +196,8 @@ def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     >>> keras.ops.convert_to_numpy(spikes).ravel().tolist()
     [0.0, 4.0, 0.0, 4.0, 0.0, 4.0]
     """
+    _arguments.check_sequence("spiking_sequence", inputs, [voltage], time_axis)
+    _arguments.check_scalar(dt, "dt", "spiking_sequence")
     inputs = ops.convert_to_tensor(inputs)
     voltage = ops.convert_to_tensor(voltage, dtype=inputs.dtype)
     dt = ops.cast(dt, inputs.dtype)
@@ -250,6 +252,8 @@ def linear_sequence(inputs, states, a, b, time_axis=0):
     -----
     Differentiable with respect to ``inputs``, ``states`` and the coefficients.
     """
+    step = _arguments.check_sequence("linear_sequence", inputs, states, time_axis)
+    _arguments.check_coefficients(a, b, len(states), step, "linear_sequence")
     inputs = ops.convert_to_tensor(inputs)
     states = tuple(ops.convert_to_tensor(s, dtype=inputs.dtype) for s in states)
     a = tuple(tuple(_coefficient(c, states[0]) for c in row) for row in a)
@@ -304,6 +308,8 @@ def lowpass_sequence(inputs, state, decay, time_axis=0):
     >>> keras.ops.convert_to_numpy(outputs).ravel().tolist()
     [0.5, 0.75, 0.875]
     """
+    step = _arguments.check_sequence("lowpass_sequence", inputs, [state], time_axis)
+    _arguments.check_coefficients(((decay,),), (decay,), 1, step, "lowpass_sequence")
     decay = ops.convert_to_tensor(decay, dtype=ops.convert_to_tensor(inputs).dtype)
     outputs, (state,) = linear_sequence(
         inputs, (state,), ((decay,),), (1 - decay,), time_axis
@@ -341,4 +347,6 @@ def alpha_sequence(inputs, states, ad, bd, time_axis=0):
     -----
     Differentiable with respect to ``inputs``, ``states`` and the coefficients.
     """
+    step = _arguments.check_sequence("alpha_sequence", inputs, states, time_axis, 2)
+    _arguments.check_coefficients(ad, bd, 2, step, "alpha_sequence")
     return linear_sequence(inputs, tuple(states), ad, bd, time_axis)

@@ -21,8 +21,10 @@ def test_mean_1d():
 
 def test_mean_2d():
     w = [[1.0, 2.0, 6.0], [0.0, 0.5, 1.0]]
+    # the default averages over every axis: one value for the whole weight
+    np.testing.assert_allclose(apply(constraints.Mean(), w), np.full((2, 3), 1.75))
     np.testing.assert_allclose(
-        apply(constraints.Mean(), w), [[3, 3, 3], [0.5, 0.5, 0.5]]
+        apply(constraints.Mean(axis=-1), w), [[3, 3, 3], [0.5, 0.5, 0.5]]
     )
     np.testing.assert_allclose(
         apply(constraints.Mean(axis=0), w), [[0.5, 1.25, 3.5], [0.5, 1.25, 3.5]]
@@ -51,7 +53,7 @@ def test_mean_of_a_variable():
     np.testing.assert_allclose(w.numpy(), [[2.0, 2.0]])
 
 
-@pytest.mark.parametrize("axis", [-1, 0, (0, 1)])
+@pytest.mark.parametrize("axis", [None, -1, 0, (0, 1)])
 def test_serialization(axis):
     constraint = constraints.Mean(axis=axis)
     assert constraint.get_config() == {"axis": axis}
@@ -65,7 +67,7 @@ def test_serialization(axis):
     assert isinstance(constraint, keras.constraints.Constraint)
 
 
-@pytest.mark.parametrize("axis", ["0", 1.0, None, (), [0, "1"], (0, 1.5), True])
+@pytest.mark.parametrize("axis", ["0", 1.0, (), [0, "1"], (0, 1.5), True])
 def test_axis_type(axis):
     with pytest.raises(TypeError, match="`axis` must be an int or a non-empty tuple"):
         constraints.Mean(axis=axis)
@@ -142,3 +144,24 @@ def test_shared_tau(tmp_path):
 def _tau(layer):
     (tau,) = [w for w in layer.weights if "tau" in w.path]
     return np.asarray(tau.numpy())
+
+
+def test_docstring_examples():
+    import doctest
+
+    (test,) = doctest.DocTestFinder(recurse=False).find(constraints.Mean, globs={})
+    result = doctest.DocTestRunner().run(test, clear_globs=False)
+    assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("name", ["Lowpass", "Alpha"])
+def test_filters_show_weights_to_constraints_in_one_shape(name):
+    """A filter's constraint sees ``(1, *size)``: ``Mean(axis=1)`` averages over
+    the first per-step axis of both filters (Alpha stores its weights flat)."""
+    taus = np.arange(1, 7, dtype="float32").reshape(2, 3)
+    layer = getattr(keras_spiking, name)(taus, tau_constraint=constraints.Mean(axis=1))
+    layer(np.ones((1, 2, 2, 3), "float32"))
+    tau = layer.cell.tau
+    constrained = keras.ops.convert_to_numpy(tau.constraint(tau))
+    assert constrained.shape == tuple(tau.shape)
+    np.testing.assert_allclose(np.reshape(constrained, (2, 3)), [[2.5, 3.5, 4.5]] * 2)

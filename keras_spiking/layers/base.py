@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import sequence
+from keras_spiking._arguments import check_flag, check_states, check_step_loop
 from keras_spiking._dt import (
     dt_argument,
     dt_config,
@@ -95,7 +96,9 @@ class KerasSpikingCell(keras.layers.Layer):
         else:
             self.state_shapes = [as_shape(state_size, "state_size")]
         self.dt = dt_argument(dt)
-        self.always_use_inference = always_use_inference
+        self.always_use_inference = check_flag(
+            always_use_inference, "always_use_inference"
+        )
 
     @property
     def dt_value(self):
@@ -197,9 +200,22 @@ class KerasSpikingCell(keras.layers.Layer):
         states : list of tensor
             The updated state tensors.
         """
+        states = self._checked_states(states, tuple(inputs.shape)[:1], "call")
         if training and not self.always_use_inference:
             return self.call_training(inputs, states)
         return self.call_inference(inputs, states)
+
+    def _checked_states(self, states, batch, method):
+        """``states`` as a list, checked to be one tensor of shape ``(batch,
+        *shape)`` for each of the cell's states (a lone tensor is one state)."""
+        if not isinstance(states, (list, tuple)):
+            states = [states]
+        check_states(
+            list(states),
+            [(*batch, *shape) for shape in self.state_shapes],
+            f"{type(self).__name__}.{method}",
+        )
+        return list(states)
 
     def call_sequence(self, inputs, states, training=None, time_major=True):
         """Compute a whole sequence of steps at once.
@@ -227,6 +243,9 @@ class KerasSpikingCell(keras.layers.Layer):
         states : list of tensor
             The states after the last step.
         """
+        shape = tuple(inputs.shape)
+        batch = shape[1:2] if time_major else shape[:1]
+        states = self._checked_states(states, batch, "call_sequence")
         if training and not self.always_use_inference:
             return self.call_sequence_training(inputs, states, time_major)
         return self.call_sequence_inference(inputs, states, time_major)
@@ -270,7 +289,9 @@ class KerasSpikingCell(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         """Create a cell from its config (recreating a shared ``dt`` variable)."""
-        return cls(**{**config, "dt": dt_from_config(config.get("dt"))})
+        return cls(
+            **{**config, "dt": dt_from_config(config.get("dt"), config.get("name"))}
+        )
 
 
 @register
@@ -317,7 +338,9 @@ class KerasSpikingLayer(keras.layers.Layer):
         If False (default), each time the layer is called it will begin from the
         same initial conditions. If True, each call will resume from the terminal
         state of the previous call (``my_layer.reset_states()`` can be called to
-        reset the state to initial conditions). Needs a fixed batch size.
+        reset the state to initial conditions). Needs a fixed batch size, and is
+        then called only with batches of that size (another size is an error that
+        says how to fix it).
     unroll : bool
         If True, the network will be unrolled, else a symbolic loop will be used.
         Unrolling can speed up computations, although it tends to be more memory
@@ -332,6 +355,11 @@ class KerasSpikingLayer(keras.layers.Layer):
         (the reference definition); if False, compute the whole sequence at once
         wherever that honours the call exactly (not under a mask or with
         ``unroll=True``); if None (default), whichever is faster (see above).
+    go_backwards : bool
+        If True, process the input sequence backwards in time and return the
+        output in that (reversed) order, as ``keras.layers.RNN`` does; this is what
+        lets ``keras.layers.Bidirectional`` wrap the layer. Needs
+        ``time_major=False``.
     kwargs : dict
         Passed on to ``keras.layers.Layer``.
 
@@ -358,16 +386,25 @@ class KerasSpikingLayer(keras.layers.Layer):
         unroll=False,
         time_major=False,
         step_loop=None,
+        go_backwards=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.dt = dt_argument(dt)
-        self.return_sequences = return_sequences
-        self.return_state = return_state
-        self.stateful = stateful
-        self.unroll = unroll
-        self.time_major = time_major
-        self.step_loop = step_loop
+        self.return_sequences = check_flag(return_sequences, "return_sequences")
+        self.return_state = check_flag(return_state, "return_state")
+        self.stateful = check_flag(stateful, "stateful")
+        self.unroll = check_flag(unroll, "unroll")
+        self.time_major = check_flag(time_major, "time_major")
+        self.step_loop = check_step_loop(step_loop)
+        self.go_backwards = check_flag(go_backwards, "go_backwards")
+        if self.go_backwards and self.time_major:
+            raise ValueError(
+                f"{type(self).__name__}: go_backwards=True needs time_major=False "
+                f"(keras.layers.Bidirectional, which sets go_backwards, reverses the "
+                f"output along axis 1, the time axis of batch-major sequences). For "
+                f"time-major input, reverse the time axis (axis 0) yourself."
+            )
         self.supports_masking = True
         self.cell = None
         self.layer = None
@@ -545,11 +582,18 @@ class KerasSpikingLayer(keras.layers.Layer):
                 f"{type(self).__name__} got input with 0 time steps, so there is no "
                 f"last step to return (return_sequences=False)."
             )
+        if self.stateful:
+            self._check_stateful_batch(batch)
         inputs = ops.cast(inputs, self.cell_dtype)
+        if self.go_backwards:
+            time_axis = 0 if self.time_major else 1
+            inputs = ops.flip(inputs, axis=time_axis)
+            if mask is not None:
+                mask = ops.flip(mask, axis=time_axis)
         if initial_state is not None:
             states = self._check_states(initial_state, batch)
         elif self.stateful:
-            states = [ops.convert_to_tensor(state) for state in self.states]
+            states = self._stored_states()
         else:
             batch_axis = 1 if self.time_major else 0
             states = self.cell.get_initial_state(
@@ -572,6 +616,46 @@ class KerasSpikingLayer(keras.layers.Layer):
                 variable.assign(state)
         outputs = ops.cast(outputs, self.compute_dtype)
         return [outputs, *states] if self.return_state else outputs
+
+    def _check_stateful_batch(self, batch):
+        """Raise a clear error if a stateful layer gets a batch of another size.
+
+        A batch of unknown size (None) is an error too: the state holds a fixed
+        number of sequences, and TensorFlow traces a function for any batch size
+        only after it has seen batches of different sizes (e.g. the last, smaller
+        batch of ``predict``). Nothing inside a compiled function could stop such
+        a batch at run time, and the state would be broadcast to it.
+        """
+        built = self.states[0].shape[0]
+        if batch == built:
+            return
+        fix = (
+            f"Call it only with batches of {built} (`predict`, `evaluate` and `fit` "
+            f"with batch_size={built}, on a number of samples divisible by {built}), "
+            f"or make a model for the new batch size (e.g. with "
+            f"`keras.Input(shape, batch_size=...)`) and copy the weights over with "
+            f"`set_weights`. `reset_states()` sets the state back to its initial "
+            f"value; it does not change the batch size."
+        )
+        if batch is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' is stateful and was built for "
+                f"batch size {built} (its state holds one sequence per batch "
+                f"element), but it is being traced for batches of any size (None). "
+                f"TensorFlow does this after it has seen batches of different sizes, "
+                f"e.g. a last batch smaller than `batch_size`. {fix}"
+            )
+        raise ValueError(
+            f"{type(self).__name__} '{self.name}' is stateful and was built for batch "
+            f"size {built} (its state holds one sequence per batch element), but it "
+            f"was called with a batch of {batch}. {fix}"
+        )
+
+    def _stored_states(self):
+        """The state of a stateful layer, to start this call from: copies, so that
+        assigning the new state at the end of the call does not change a tensor
+        the call has used (PyTorch's autograd rejects that)."""
+        return [ops.copy(state) for state in self.states]
 
     def _use_step_loop(self, inputs, mask):
         """Whether to run the step loop (`keras_spiking.sequence.layer_path`)."""
@@ -643,6 +727,7 @@ class KerasSpikingLayer(keras.layers.Layer):
                 "unroll": self.unroll,
                 "time_major": self.time_major,
                 "step_loop": self.step_loop,
+                "go_backwards": self.go_backwards,
             }
         )
         return config
@@ -650,4 +735,6 @@ class KerasSpikingLayer(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         """Create a layer from its config (recreating a shared ``dt`` variable)."""
-        return cls(**{**config, "dt": dt_from_config(config.get("dt"))})
+        return cls(
+            **{**config, "dt": dt_from_config(config.get("dt"), config.get("name"))}
+        )

@@ -8,6 +8,8 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import backends, sequence
+from keras_spiking._arguments import check_flag
+from keras_spiking._dt import is_variable
 from keras_spiking._saving import register
 from keras_spiking.functional import (
     alpha_coefficients,
@@ -22,48 +24,176 @@ def _serialize_or_none(module, value):
     return None if value is None else module.serialize(value)
 
 
+def _numbers(value, name):
+    """``value`` (a number, a nested list, a numpy array or a backend tensor) as a
+    float64 array, or None if it is none of those; a clear error for a value of one
+    of those kinds that holds no regular array of numbers."""
+    if is_variable(value):
+        raise TypeError(
+            f"`{name}` cannot be a variable: the filter makes its own `{name}` "
+            f"weight. Pass the variable's value (e.g. `variable.numpy()`) to start "
+            f"from it."
+        )
+    if ops.is_tensor(value):
+        value = ops.convert_to_numpy(value)
+    if not isinstance(value, (int, float, np.number, list, tuple, np.ndarray)):
+        return None
+    try:
+        values = np.asarray(value, dtype="float64")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`{name}` must be a number or an array of numbers with a regular shape "
+            f"(one per unit); got {name}={value!r}, which is not (a ragged list, or "
+            f"values that are not numbers)."
+        ) from None
+    return values
+
+
+def _initializer(value, name, what):
+    """``keras.initializers.get(value)``, with an error that says what ``name``
+    accepts."""
+    try:
+        return keras.initializers.get(value)
+    except (TypeError, ValueError):
+        hint = (
+            f" (pass the number itself, {name}={value.strip()})"
+            if isinstance(value, str) and _is_number(value)
+            else ""
+        )
+        raise ValueError(
+            f"`{name}` must be {what}, or a Keras initializer (an object, or a name "
+            f"such as 'ones'); got {name}={value!r}{hint}."
+        ) from None
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _tau_initializer(tau):
     """Turn a ``tau`` argument into an initializer, checking any values given.
 
     ``tau`` is a number of seconds, an array of them (one per unit, or anything
-    that broadcasts to the per-step shape), or an initializer, whose values are
-    checked when the weight is made.
+    that broadcasts to the per-step shape; a backend tensor counts as the array it
+    holds), or an initializer, whose values are checked when the weight is made.
     """
     if isinstance(tau, (bool, np.bool_)):
         raise TypeError(f"`tau` must be a time constant in seconds; got tau={tau!r}.")
-    if isinstance(tau, (int, float, np.number, list, tuple, np.ndarray)):
-        values = np.asarray(tau, dtype="float64")
-        if not np.all(np.isfinite(values) & (values > 0)):
-            raise ValueError(
-                f"`tau` must hold positive, finite time constants in seconds; got "
-                f"tau={tau!r}."
-            )
-        value = float(values) if values.ndim == 0 else values.tolist()
-        return keras.initializers.Constant(value)
-    return keras.initializers.get(tau)
+    values = _numbers(tau, "tau")
+    if values is None:
+        return _initializer(tau, "tau", "a time constant in seconds (or an array)")
+    if not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError(
+            f"`tau` must hold positive, finite time constants in seconds; got "
+            f"tau={tau!r}."
+        )
+    return keras.initializers.Constant(
+        float(values) if values.ndim == 0 else values.tolist()
+    )
 
 
-def _tau_values(initializer, size, weight_shape):
-    """The initial ``tau`` of one filter, shaped as its weight (or None: unknown).
+def _level_initializer(level):
+    """Turn a ``level_initializer`` argument into an initializer: a number or an
+    array (one per unit) gives a constant, as for ``tau``."""
+    if isinstance(level, (bool, np.bool_)):
+        raise TypeError(
+            f"`level_initializer` must be an initializer or a number; got "
+            f"level_initializer={level!r}."
+        )
+    values = _numbers(level, "level_initializer")
+    if values is None:
+        return _initializer(
+            level, "level_initializer", "the initial level (a number or an array)"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(
+            f"`level_initializer` must hold finite numbers; got "
+            f"level_initializer={level!r}."
+        )
+    return keras.initializers.Constant(
+        float(values) if values.ndim == 0 else values.tolist()
+    )
 
-    A ``Constant`` holding an array is broadcast to the per-step shape ``size``
-    (leading axes of length 1 are dropped first, so the weight shape itself works
-    too); other initializers are used as they are.
+
+def _unit_values(initializer, size, weight_shape, name):
+    """The values of a ``Constant`` initializer for one filter, shaped as its weight
+    (None for other initializers, which are given the weight's shape).
+
+    An array is broadcast to the per-step shape ``size`` (leading axes of length 1
+    are dropped first, so the weight shape itself works too).
     """
     if not isinstance(initializer, keras.initializers.Constant):
         return None
-    values = np.asarray(initializer.value, dtype="float64")
+    try:
+        values = np.asarray(initializer.value, dtype="float64")
+    except (TypeError, ValueError):
+        return None  # a tensor or other value: Keras's Constant handles it
     while values.ndim > len(size) and values.shape[0] == 1:
         values = values[0]
     try:
         values = np.broadcast_to(values, size)
     except ValueError:
         raise ValueError(
-            f"`tau` of shape {np.shape(initializer.value)} does not fit the per-step "
-            f"shape {size}: give one time constant, or an array of shape {size} (or "
+            f"`{name}` of shape {np.shape(initializer.value)} does not fit the "
+            f"per-step shape {size}: give one value, or an array of shape {size} (or "
             f"one that broadcasts to it)."
         ) from None
     return values.reshape(weight_shape)
+
+
+def _check_tau_values(values, owner):
+    if not np.all(np.isfinite(values) & (values > 0)):
+        raise ValueError(
+            f"The `tau` initializer of {owner} gave time constants that are not "
+            f"positive and finite (min {float(np.min(values))!r}); `tau` must be "
+            f"positive time constants in seconds."
+        )
+
+
+class _CheckedTau:
+    """The ``tau`` initializer of a filter, with its values checked.
+
+    Where the values are known (in eager code, and on TensorFlow also when the
+    weight is first made inside a ``tf.function``, which creates variables
+    eagerly) an invalid value is an error; where they are not (a first build
+    traced by ``jax.jit``), it becomes NaN, so the filter outputs NaN rather than
+    a plausible result (see `_FilterCell.coefficients`).
+    """
+
+    def __init__(self, initializer, owner):
+        self.initializer = initializer
+        self.owner = owner
+
+    def __call__(self, shape, dtype=None):
+        values = self.initializer(shape, dtype=dtype)
+        known = backends.known_value(values)
+        if known is not None:
+            _check_tau_values(np.asarray(known, dtype="float64"), self.owner)
+            return values
+        valid = ops.logical_and(ops.isfinite(values), values > 0)
+        return ops.where(valid, values, float("nan"))
+
+
+class _UnitView(keras.constraints.Constraint):
+    """A constraint applied to a filter weight seen as ``(1, *size)``.
+
+    `AlphaCell` stores its weights flat; this shows them to a constraint in the
+    shape `LowpassCell` stores them in, so that a constraint (e.g.
+    `~keras_spiking.constraints.Mean`) acts the same way on both filters.
+    """
+
+    def __init__(self, constraint, size):
+        self.constraint = constraint
+        self.size = tuple(size)
+
+    def __call__(self, w):
+        shape = ops.shape(w)
+        view = ops.reshape(w, (1, *self.size))
+        return ops.reshape(self.constraint(view), shape)
 
 
 class _FilterCell(KerasSpikingCell):
@@ -90,6 +220,9 @@ class _FilterCell(KerasSpikingCell):
         tau_initializer=None,
         **kwargs,
     ):
+        apply_during_training = check_flag(
+            apply_during_training, "apply_during_training"
+        )
         super().__init__(
             size=size,
             state_size=[as_shape(size)] * n_states,
@@ -113,37 +246,53 @@ class _FilterCell(KerasSpikingCell):
         return (math.prod(self.size),) if self.flat_weights else (1, *self.size)
 
     def build(self, input_shape):
-        """Create the ``initial_level`` and ``tau`` weights, in that order."""
+        """Create the ``initial_level`` and ``tau`` weights, in that order.
+
+        Constant values (numbers and arrays) are checked against the per-step shape
+        first, and the time constants are checked to be positive however the layer
+        is first built (see `_CheckedTau`).
+        """
         super().build(input_shape)
-        tau_values = _tau_values(self.tau_initializer, self.size, self.weight_shape)
+        owner = type(self).__name__
+        tau_values = _unit_values(
+            self.tau_initializer, self.size, self.weight_shape, "tau"
+        )
+        if tau_values is not None:
+            _check_tau_values(tau_values, owner)
+        level_values = _unit_values(
+            self.level_initializer, self.size, self.weight_shape, "level_initializer"
+        )
         trainable = self.apply_during_training and self.trainable
         self.initial_level = self.add_weight(
             name="initial_level",
             shape=self.weight_shape,
-            initializer=self.level_initializer,
-            constraint=self.initial_level_constraint,
+            initializer=(
+                self.level_initializer
+                if level_values is None
+                else keras.initializers.Constant(level_values)
+            ),
+            constraint=self._constraint(self.initial_level_constraint),
             trainable=trainable,
         )
         self.tau = self.add_weight(
             name="tau",
             shape=self.weight_shape,
-            initializer=(
+            initializer=_CheckedTau(
                 self.tau_initializer
                 if tau_values is None
-                else keras.initializers.Constant(tau_values)
+                else keras.initializers.Constant(tau_values),
+                owner,
             ),
-            constraint=self.tau_constraint,
+            constraint=self._constraint(self.tau_constraint),
             trainable=trainable,
         )
-        initial_tau = backends.known_value(self.tau)
-        if initial_tau is not None and not np.all(
-            np.isfinite(initial_tau) & (initial_tau > 0)
-        ):
-            raise ValueError(
-                f"The `tau` initializer of {type(self).__name__} gave time constants "
-                f"that are not positive and finite (min {np.min(initial_tau)!r}); an "
-                f"initializer must give positive time constants in seconds."
-            )
+
+    def _constraint(self, constraint):
+        """A weight's constraint, seeing the weight as ``(1, *size)`` on both
+        filters (see `_UnitView`)."""
+        if constraint is None or not self.flat_weights:
+            return constraint
+        return _UnitView(constraint, self.size)
 
     def save_own_variables(self, store):
         """Save ``initial_level`` and ``tau`` by name."""
@@ -176,8 +325,26 @@ class _FilterCell(KerasSpikingCell):
 
     def coefficients(self):
         """The filter's coefficients ``(A, b)`` for one step (see
-        `keras_spiking.functional.linear_step`)."""
-        raise NotImplementedError("Subclasses must implement `coefficients`.")
+        `keras_spiking.functional.linear_step`).
+
+        ``tau`` is floored at ``MIN_TAU``, as ``max(tau, MIN_TAU)``: a NaN ``tau``
+        (an initializer's invalid value, see `_CheckedTau`) gives NaN coefficients.
+        """
+        tau = self._tau()
+        a, b = self.coefficients_of(tau, self._dt())
+
+        def nan_where_tau_is(c):
+            return ops.where(ops.isnan(tau), float("nan"), c)
+
+        return (
+            tuple(tuple(nan_where_tau_is(c) for c in row) for row in a),
+            tuple(nan_where_tau_is(c) for c in b),
+        )
+
+    def coefficients_of(self, tau, dt):
+        """The coefficients ``(A, b)`` of one step for time constants ``tau`` (in
+        the per-step shape) and time step ``dt``."""
+        raise NotImplementedError("Subclasses must implement `coefficients_of`.")
 
     def call_inference(self, inputs, states):
         """Compute layer output when testing or ``always_use_inference=True``: one
@@ -229,8 +396,10 @@ def _set_filter_options(
 ):
     """Check and store the options of a filter cell or layer (see `_filter_config`)."""
     obj.tau_initializer = _tau_initializer(_one_tau(tau, tau_initializer))
-    obj.apply_during_training = apply_during_training
-    obj.level_initializer = keras.initializers.get(level_initializer)
+    obj.apply_during_training = check_flag(
+        apply_during_training, "apply_during_training"
+    )
+    obj.level_initializer = _level_initializer(level_initializer)
     obj.tau_constraint = keras.constraints.get(tau_constraint)
     obj.initial_level_constraint = keras.constraints.get(initial_level_constraint)
 
@@ -263,8 +432,8 @@ class LowpassCell(_FilterCell):
         Input/output shape of the layer (not including batch/time dimensions).
     tau : float or array or ``keras.initializers.Initializer``
         Time constant of filter (in seconds): one for all units, one per unit (an
-        array of shape ``size``), or an initializer. ``tau_initializer`` is
-        accepted as an alias.
+        array of shape ``size``; a backend tensor counts as the array it holds), or
+        an initializer. ``tau_initializer`` is accepted as an alias.
     dt : float or ``keras.Variable``
         Length of time (in seconds) represented by one time step. If None, uses
         ``keras_spiking.default.dt`` (which is 0.001 seconds by default).
@@ -273,13 +442,17 @@ class LowpassCell(_FilterCell):
         often makes sense in concert with the swappable training behaviour in, e.g.,
         `SpikingActivation`, since if the activations are not spiking during
         training then we often don't need to filter them either).
-    level_initializer : str or ``keras.initializers.Initializer``
-        Initializer for filter state.
+    level_initializer : str or float or array or ``keras.initializers.Initializer``
+        Initializer for filter state: an initializer (or its name), or the
+        initial level itself, one for all units or one per unit (as for
+        ``tau``).
     tau_constraint : ``keras.constraints.Constraint``
         Constraint applied to ``tau`` after each training update (e.g.
-        `~keras_spiking.constraints.Mean` to share one time constant).
+        `~keras_spiking.constraints.Mean` to share one time constant). It sees
+        ``tau`` in the shape ``(1, *size)``, on both filters.
     initial_level_constraint : ``keras.constraints.Constraint``
-        Constraint applied to the initial level after each training update.
+        Constraint applied to the initial level after each training update (it
+        sees the same shape).
     kwargs : dict
         Passed on to ``keras.layers.Layer``.
 
@@ -328,10 +501,10 @@ class LowpassCell(_FilterCell):
         """
         return [self._initial_level(inputs, batch_size, dtype)]
 
-    def coefficients(self):
+    def coefficients_of(self, tau, dt):
         """``(A, b)`` of one step: ``A = ((a,),)``, ``b = (1 - a,)`` with ``a =
         exp(-dt / tau)`` (`keras_spiking.functional.lowpass_coefficients`)."""
-        return lowpass_coefficients(self._tau(), self._dt())
+        return lowpass_coefficients(tau, dt)
 
 
 @register
@@ -352,8 +525,8 @@ class AlphaCell(_FilterCell):
         Input/output shape of the layer (not including batch/time dimensions).
     tau : float or array or ``keras.initializers.Initializer``
         Time constant of filter (in seconds): one for all units, one per unit (an
-        array of shape ``size``), or an initializer. ``tau_initializer`` is
-        accepted as an alias.
+        array of shape ``size``; a backend tensor counts as the array it holds), or
+        an initializer. ``tau_initializer`` is accepted as an alias.
     dt : float or ``keras.Variable``
         Length of time (in seconds) represented by one time step. If None, uses
         ``keras_spiking.default.dt`` (which is 0.001 seconds by default).
@@ -362,12 +535,17 @@ class AlphaCell(_FilterCell):
         often makes sense in concert with the swappable training behaviour in, e.g.,
         `SpikingActivation`, since if the activations are not spiking during
         training then we often don't need to filter them either).
-    level_initializer : str or ``keras.initializers.Initializer``
-        Initializer for filter state.
+    level_initializer : str or float or array or ``keras.initializers.Initializer``
+        Initializer for filter state: an initializer (or its name), or the
+        initial level itself, one for all units or one per unit (as for
+        ``tau``).
     tau_constraint : ``keras.constraints.Constraint``
-        Constraint applied to ``tau`` after each training update.
+        Constraint applied to ``tau`` after each training update. It sees ``tau``
+        in the shape ``(1, *size)``, as `LowpassCell` stores it (the weight itself
+        is flat).
     initial_level_constraint : ``keras.constraints.Constraint``
-        Constraint applied to the initial level after each training update.
+        Constraint applied to the initial level after each training update (it
+        sees the same shape).
     kwargs : dict
         Passed on to ``keras.layers.Layer``.
 
@@ -420,10 +598,10 @@ class AlphaCell(_FilterCell):
         level = self._initial_level(inputs, batch_size, dtype)
         return [ops.zeros_like(level), level]
 
-    def coefficients(self):
+    def coefficients_of(self, tau, dt):
         """The zero-order-hold matrices ``(Ad, Bd)`` of one step, per unit
         (`keras_spiking.functional.alpha_coefficients`)."""
-        return alpha_coefficients(self._tau(), self._dt())
+        return alpha_coefficients(tau, dt)
 
 
 class _FilterLayer(KerasSpikingLayer):
@@ -446,6 +624,7 @@ class _FilterLayer(KerasSpikingLayer):
         initial_level_constraint=None,
         tau_initializer=None,
         step_loop=None,
+        go_backwards=False,
         **kwargs,
     ):
         super().__init__(
@@ -456,6 +635,7 @@ class _FilterLayer(KerasSpikingLayer):
             unroll=unroll,
             time_major=time_major,
             step_loop=step_loop,
+            go_backwards=go_backwards,
             **kwargs,
         )
         _set_filter_options(
@@ -494,8 +674,8 @@ _FILTER_LAYER_PARAMETERS = """
     ----------
     tau : float or array or ``keras.initializers.Initializer``
         Time constant of filter (in seconds): one for all units, one per unit (an
-        array of the per-step shape), or an initializer. ``tau_initializer`` is
-        accepted as an alias.
+        array of the per-step shape; a backend tensor counts as the array it
+        holds), or an initializer. ``tau_initializer`` is accepted as an alias.
     dt : float or ``keras.Variable``
         Length of time (in seconds) represented by one time step. If None, uses
         ``keras_spiking.default.dt`` (which is 0.001 seconds by default).
@@ -504,8 +684,10 @@ _FILTER_LAYER_PARAMETERS = """
         often makes sense in concert with the swappable training behaviour in, e.g.,
         `SpikingActivation`, since if the activations are not spiking during
         training then we often don't need to filter them either).
-    level_initializer : str or ``keras.initializers.Initializer``
-        Initializer for filter state.
+    level_initializer : str or float or array or ``keras.initializers.Initializer``
+        Initializer for filter state: an initializer (or its name), or the
+        initial level itself, one for all units or one per unit (as for
+        ``tau``).
     return_sequences : bool
         Whether to return the full sequence of filtered output (default), or just
         the output on the last timestep.
@@ -526,13 +708,18 @@ _FILTER_LAYER_PARAMETERS = """
         case, it will be ``(batch, timesteps, ...)``.
     tau_constraint : ``keras.constraints.Constraint``
         Constraint applied to ``tau`` after each training update (e.g.
-        `~keras_spiking.constraints.Mean` to share one time constant).
+        `~keras_spiking.constraints.Mean` to share one time constant). It sees
+        ``tau`` in the shape ``(1, *size)``, on both filters.
     initial_level_constraint : ``keras.constraints.Constraint``
-        Constraint applied to the initial level after each training update.
+        Constraint applied to the initial level after each training update (it
+        sees the same shape).
     step_loop : bool or None
         True runs the cell one step at a time in a ``keras.layers.RNN``, False
         computes the whole sequence at once, None (default) takes whichever is
         faster (see `KerasSpikingLayer`).
+    go_backwards : bool
+        If True, filter the input backwards in time and return the output in that
+        order (what ``keras.layers.Bidirectional`` sets); needs ``time_major=False``.
     kwargs : dict
         Passed on to ``keras.layers.Layer``.
 """

@@ -7,7 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_spiking import backends, sequence
-from keras_spiking._activations import get_activation
+from keras_spiking._activations import get_activation, rate_function
+from keras_spiking._arguments import check_flag
 from keras_spiking._dt import is_variable
 from keras_spiking._saving import register
 from keras_spiking.functional import per_step, spiking_step, straight_through
@@ -85,10 +86,17 @@ class SpikingActivationCell(KerasSpikingCell):
         spiking_aware_training=True,
         **kwargs,
     ):
+        spiking_aware_training = check_flag(
+            spiking_aware_training, "spiking_aware_training"
+        )
         super().__init__(
             size=size, dt=dt, always_use_inference=spiking_aware_training, **kwargs
         )
         self.activation = get_activation(activation)
+        # the activation, checked to keep its shape and cast to the cell's dtype
+        self._rates = rate_function(
+            self.activation, f"{type(self).__name__} '{self.name}'"
+        )
         self.seed = _check_seed(seed)
         self.spiking_aware_training = spiking_aware_training
         # Without a seed, every initialisation draws fresh voltages.
@@ -132,7 +140,7 @@ class SpikingActivationCell(KerasSpikingCell):
     def call_training(self, inputs, states):
         """Compute layer output when training and ``always_use_inference=False``:
         the base activation, with the voltage left unchanged."""
-        return self.activation(inputs), states
+        return self._rates(inputs), states
 
     def call_inference(self, inputs, states):
         """Compute spiking output, with a straight-through gradient for spiking
@@ -159,7 +167,7 @@ class SpikingActivationCell(KerasSpikingCell):
         activation; nothing flows into the voltage or ``dt``.
         """
         dt = self._dt()
-        rates = self.activation(inputs)
+        rates = self._rates(inputs)
         spikes, voltage = spiking_step(
             ops.stop_gradient(states[0]), ops.stop_gradient(rates), dt
         )
@@ -168,7 +176,7 @@ class SpikingActivationCell(KerasSpikingCell):
     def call_sequence_training(self, inputs, states, time_major=True):
         """`call_training` of a whole sequence (`KerasSpikingCell.call_sequence`): the
         activation of each step (`keras_spiking.sequence.per_step`)."""
-        return per_step(self.activation, inputs), states
+        return per_step(self._rates, inputs), states
 
     def call_sequence_inference(self, inputs, states, time_major=True):
         """`call_inference` of a whole sequence (`KerasSpikingCell.call_sequence`).
@@ -181,7 +189,7 @@ class SpikingActivationCell(KerasSpikingCell):
         come one step earlier or later.
         """
         spikes, voltage = sequence.spiking_sequence(
-            inputs, states[0], self._dt(), self.activation, 0 if time_major else 1
+            inputs, states[0], self._dt(), self._rates, 0 if time_major else 1
         )
         return spikes, [voltage]
 
@@ -276,6 +284,9 @@ class SpikingActivation(KerasSpikingLayer):
         True runs the cell one step at a time in a ``keras.layers.RNN``, False
         computes the whole sequence at once, None (default) takes whichever is
         faster (see `KerasSpikingLayer`).
+    go_backwards : bool
+        If True, process the input backwards in time and return the output in that
+        order (what ``keras.layers.Bidirectional`` sets); needs ``time_major=False``.
     kwargs : dict
         Passed on to ``keras.layers.Layer``.
 
@@ -297,6 +308,7 @@ class SpikingActivation(KerasSpikingLayer):
         unroll=False,
         time_major=False,
         step_loop=None,
+        go_backwards=False,
         **kwargs,
     ):
         super().__init__(
@@ -307,11 +319,14 @@ class SpikingActivation(KerasSpikingLayer):
             unroll=unroll,
             time_major=time_major,
             step_loop=step_loop,
+            go_backwards=go_backwards,
             **kwargs,
         )
         self.activation = get_activation(activation)
         self.seed = _check_seed(seed)
-        self.spiking_aware_training = spiking_aware_training
+        self.spiking_aware_training = check_flag(
+            spiking_aware_training, "spiking_aware_training"
+        )
 
     def build(self, input_shapes):
         """Build the cell, checking that spikes of height ``1/dt`` fit the output
