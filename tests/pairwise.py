@@ -37,3 +37,11 @@ def pairwise(*options):
         chosen.append(best)
         uncovered -= pairs(best)
     return [tuple(options[k][i] for k, i in enumerate(row)) for row in chosen]
+
+
+def shape_ids(value):
+    """Test ids for shapes, ``2x3`` rather than pytest's ``size0``; other values
+    keep pytest's ids (for ``pytest.mark.parametrize(..., ids=shape_ids)``)."""
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return None

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND, gradients
-from pairwise import pairwise
+from pairwise import pairwise, shape_ids
 
 import keras_spiking
 from keras_spiking import layers
@@ -126,6 +126,7 @@ RTOL = {"SpikingActivation": 0, "Lowpass": 1e-5, "Alpha": 5e-5}
 @pytest.mark.parametrize(
     "name, return_sequences, return_state, time_major, size",
     pairwise(ALL_LAYERS, [True, False], [True, False], [True, False], [(5,), (4, 3)]),
+    ids=shape_ids,
 )
 @pytest.mark.parametrize("step_loop", [False, True])
 def test_layer_options(

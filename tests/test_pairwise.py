@@ -3,7 +3,7 @@
 import itertools
 
 import pytest
-from pairwise import pairwise
+from pairwise import pairwise, shape_ids
 
 GRIDS = [
     [[1, 2]],
@@ -42,3 +42,7 @@ def test_fewer_rows_than_the_product_and_deterministic():
 def test_no_values():
     with pytest.raises(ValueError, match="at least one value"):
         pairwise([1, 2], [])
+
+
+def test_shape_ids():
+    assert [shape_ids(v) for v in [(5,), (2, 3), 0.5, "a"]] == ["5", "2x3", None, None]

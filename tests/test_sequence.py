@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import gradients
 from keras import ops
+from pairwise import pairwise, shape_ids
 
 from keras_spiking import sequence
 from keras_spiking.sequence import (
@@ -86,9 +87,12 @@ def random_rates(rng, shape, dt, low=-3, high=5):
     return rng.uniform(low / dt, high / dt, shape).astype("float32")
 
 
-@pytest.mark.parametrize("size", [(5,), (2, 3), (1,)])
-@pytest.mark.parametrize("steps", [1, 7, 100, BLOCK])
-@pytest.mark.parametrize("dt", [0.001, 0.0137, 0.5])
+@pytest.mark.parametrize(
+    "steps, size, dt",
+    # all pairs (12 of the 36 combinations): each size and each dt at each length
+    pairwise([1, 7, 100, BLOCK], [(5,), (2, 3), (1,)], [0.001, 0.0137, 0.5]),
+    ids=shape_ids,
+)
 def test_spiking_short_equals_step_loop(size, steps, dt):
     rng = np.random.default_rng(steps)
     rates = random_rates(rng, (steps, 4, *size), dt)
