@@ -11,6 +11,10 @@ import keras_spiking  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
+# Marks for a test parameter that compiles a model with ``jit_compile=True``: on
+# PyTorch that is torch.compile, which takes about half a minute, so slow there.
+TORCH_COMPILE_IS_SLOW = [pytest.mark.slow] if BACKEND == "torch" else []
+
 
 @pytest.fixture(autouse=True)
 def _isolate_defaults():

@@ -9,7 +9,7 @@ import pathlib
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, gradients
+from conftest import BACKEND, TORCH_COMPILE_IS_SLOW, gradients
 from pairwise import pairwise, shape_ids
 
 import keras_spiking
@@ -514,7 +514,9 @@ def test_initial_state_tensor_or_list():
     )
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize(
+    "jit_compile", [False, pytest.param(True, marks=TORCH_COMPILE_IS_SLOW)]
+)
 def test_dt_variable_changes_steps_inside_fit(jit_compile):
     dt = keras.Variable(0.01)
     inp = keras.Input((None, 1))
