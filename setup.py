@@ -23,7 +23,7 @@ setup(
         "jax": ["jax>=0.4.20"],
         "torch": ["torch>=2.1"],
         # No backend here: install the tests extra together with a backend's.
-        "tests": ["pytest>=7", "h5py", "scikit-learn"],
+        "tests": ["pytest>=7", "pytest-xdist>=3", "h5py", "scikit-learn"],
         "examples": ["scikit-learn", "matplotlib"],
         "docs": [
             "sphinx>=7",

@@ -11,6 +11,10 @@ import keras_spiking  # noqa: E402
 
 BACKEND = keras.backend.backend()
 
+# Marks for a test parameter that compiles a model with ``jit_compile=True``: on
+# PyTorch that is torch.compile, which takes about half a minute, so slow there.
+TORCH_COMPILE_IS_SLOW = [pytest.mark.slow] if BACKEND == "torch" else []
+
 
 @pytest.fixture(autouse=True)
 def _isolate_defaults():
@@ -21,7 +25,13 @@ def _isolate_defaults():
     yield
     keras_spiking.default.dt = saved_dt
     keras.config.set_dtype_policy(saved_policy)
-    keras.backend.clear_session()
+    # Without Keras's forced full garbage collection: over TensorFlow's hundreds of
+    # thousands of objects it took about 0.4 s a test, half the suite's time.
+    # Python's own collector still frees what tests leave behind.
+    try:
+        keras.backend.clear_session(free_memory=False)
+    except TypeError:  # Keras releases without the argument
+        keras.backend.clear_session()
 
 
 def gradients(fn, *args):

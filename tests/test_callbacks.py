@@ -5,6 +5,7 @@ import doctest
 import keras
 import numpy as np
 import pytest
+from conftest import TORCH_COMPILE_IS_SLOW
 
 import keras_spiking
 from keras_spiking.callbacks import DtScheduler
@@ -129,7 +130,9 @@ def test_step_counting_unknown_length():
     np.testing.assert_allclose(used, 0.001 * np.arange(1, 16), rtol=1e-6)
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize(
+    "jit_compile", [False, pytest.param(True, marks=TORCH_COMPILE_IS_SLOW)]
+)
 def test_exponential_decay_reaches_the_layers(jit_compile):
     """Inside compiled ``fit`` every batch's output uses that batch's ``dt``."""
     dt = keras.Variable(1.0, trainable=False)

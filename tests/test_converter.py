@@ -432,6 +432,20 @@ def test_model_energy_knows_every_converted_layer():
     assert energy.layer_rates[dense] == pytest.approx(400 * original, rel=0.1)
 
 
+def test_converted_model_config_round_trips(cnn):
+    """The converter's layers give their whole configs (as saving needs): a model
+    rebuilt from the converted model's config computes the same outputs."""
+    spiking = convert(cnn, seed=0, synapse=0.005, scale_firing_rates=300)
+    clone = keras.Model.from_config(spiking.get_config())
+    assert [type(layer) for layer in clone.layers] == [
+        type(layer) for layer in spiking.layers
+    ]
+    clone.set_weights(spiking.get_weights())
+    x = tile(np.random.default_rng(0).uniform(size=(4, 8, 8, 2)), 5)
+    np.testing.assert_allclose(run(clone, x), run(spiking, x), atol=1e-5)
+
+
+@pytest.mark.slow  # a fresh Python process, which starts its backend anew
 def test_save_and_load_in_a_fresh_process(mlp, cnn, tmp_path):
     spiking = convert(cnn, seed=0, synapse=0.005, scale_firing_rates=300)
     x = tile(np.random.default_rng(0).uniform(size=(4, 8, 8, 2)), 5)
@@ -452,6 +466,7 @@ def test_save_and_load_in_a_fresh_process(mlp, cnn, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), run(spiking, x), atol=1e-5)
 
 
+@pytest.mark.slow  # trains a CNN for 8 epochs
 def test_digits_cnn_reaches_its_accuracy_with_default_options():
     from sklearn.datasets import load_digits
 

@@ -18,6 +18,9 @@ import pytest
 
 BACKEND = keras.backend.backend()
 
+# Two trainings in a fresh Python process, which starts its backend anew: slow.
+pytestmark = pytest.mark.slow
+
 # The script run in the fresh process. It prints one line of JSON: for each run,
 # the losses of each epoch, the final dt and weights, and predictions.
 SCRIPT = r"""

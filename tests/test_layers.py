@@ -9,7 +9,8 @@ import pathlib
 import keras
 import numpy as np
 import pytest
-from conftest import BACKEND, gradients
+from conftest import BACKEND, TORCH_COMPILE_IS_SLOW, gradients
+from pairwise import pairwise, shape_ids
 
 import keras_spiking
 from keras_spiking import layers
@@ -123,16 +124,20 @@ ALL_LAYERS = ["SpikingActivation", "Lowpass", "Alpha"]
 RTOL = {"SpikingActivation": 0, "Lowpass": 1e-5, "Alpha": 5e-5}
 
 
-@pytest.mark.parametrize("name", ALL_LAYERS)
-@pytest.mark.parametrize("return_sequences", [True, False])
-@pytest.mark.parametrize("return_state", [True, False])
-@pytest.mark.parametrize("time_major", [True, False])
-@pytest.mark.parametrize("size", [(5,), (4, 3)])
+@pytest.mark.parametrize(
+    "name, return_sequences, return_state, time_major, size",
+    pairwise(ALL_LAYERS, [True, False], [True, False], [True, False], [(5,), (4, 3)]),
+    ids=shape_ids,
+)
 @pytest.mark.parametrize("step_loop", [False, True])
 def test_layer_options(
     name, return_sequences, return_state, time_major, size, step_loop, tmp_path
 ):
-    """Every layer, every layout option, both loops: values, model, config, save."""
+    """Every layer, every layout option, both loops: values, model, config, save.
+
+    The layer and layout options come in all pairs (`pairwise`), on each loop:
+    every value of each option meets every value of every other option.
+    """
     x = RNG.uniform(-10, 1500, size=(2, 6, *size)).astype(np.float32)
     x_in = np.swapaxes(x, 0, 1) if time_major else x
     kwargs = dict(
@@ -510,7 +515,9 @@ def test_initial_state_tensor_or_list():
     )
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize(
+    "jit_compile", [False, pytest.param(True, marks=TORCH_COMPILE_IS_SLOW)]
+)
 def test_dt_variable_changes_steps_inside_fit(jit_compile):
     dt = keras.Variable(0.01)
     inp = keras.Input((None, 1))

@@ -675,6 +675,7 @@ def test_public_face(cls):
 # --------------------------------------------------- the docstring example
 
 
+@pytest.mark.slow  # trains a network for a while
 def test_percentile_example():
     """The example trains a network whose peak rates end up in the target range."""
     ns = run_docstring_example(regularizers.Percentile)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import gradients
 from keras import ops
+from pairwise import pairwise, shape_ids
 
 from keras_spiking import sequence
 from keras_spiking.functional._algebra import along_blocks
@@ -86,9 +87,12 @@ def random_rates(rng, shape, dt, low=-3, high=5):
     return rng.uniform(low / dt, high / dt, shape).astype("float32")
 
 
-@pytest.mark.parametrize("size", [(5,), (2, 3), (1,)])
-@pytest.mark.parametrize("steps", [1, 7, 100, BLOCK])
-@pytest.mark.parametrize("dt", [0.001, 0.0137, 0.5])
+@pytest.mark.parametrize(
+    "steps, size, dt",
+    # all pairs (12 of the 36 combinations): each size and each dt at each length
+    pairwise([1, 7, 100, BLOCK], [(5,), (2, 3), (1,)], [0.001, 0.0137, 0.5]),
+    ids=shape_ids,
+)
 def test_spiking_short_equals_step_loop(size, steps, dt):
     rng = np.random.default_rng(steps)
     rates = random_rates(rng, (steps, 4, *size), dt)
@@ -360,22 +364,11 @@ def compiled(fn, n_inputs, units):
     return fn
 
 
-@pytest.mark.parametrize("steps", [0, 3, BLOCK, 300])
-def test_compiled_any_number_of_steps(steps):
-    rng = np.random.default_rng(steps)
+def test_compiled_any_number_of_steps():
+    """One compiled function of each form runs 0, 3, BLOCK and 300 steps, with the
+    eager results (on TensorFlow one trace serves every number of steps)."""
     dt = np.float32(0.001)
-    rates = rng.uniform(-1000, 3000, (steps, 2, 5)).astype("float32")
-    voltage = rng.uniform(0, 1, (2, 5)).astype("float32")
     spiking = compiled(lambda r, v: spiking_sequence(r, v, dt), 2, 5)
-    spikes, final = spiking(rates, voltage)
-    eager_spikes, eager_final = spiking_sequence(rates, voltage, dt)
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(spikes), ops.convert_to_numpy(eager_spikes)
-    )
-    np.testing.assert_array_equal(
-        ops.convert_to_numpy(final), ops.convert_to_numpy(eager_final)
-    )
-
     decay = np.float32(0.95)
     ad, bd = as32(alpha_coefficients(0.01, 0.001))
     filters = compiled(
@@ -386,14 +379,27 @@ def test_compiled_any_number_of_steps(steps):
         2,
         5,
     )
-    (low, low_final), (alpha, alpha_finals) = filters(rates, voltage)
-    expected, expected_final = lowpass_loop(rates, voltage, decay)
-    assert_close(low, expected)
-    assert_close(low_final, expected_final)
-    expected, expected_finals = alpha_loop(rates, [voltage, voltage], ad, bd)
-    assert_close(alpha, expected)
-    for actual, wanted in zip(alpha_finals, expected_finals, strict=True):
-        assert_close(actual, wanted)
+    for steps in [0, 3, BLOCK, 300]:
+        rng = np.random.default_rng(steps)
+        rates = rng.uniform(-1000, 3000, (steps, 2, 5)).astype("float32")
+        voltage = rng.uniform(0, 1, (2, 5)).astype("float32")
+        spikes, final = spiking(rates, voltage)
+        eager_spikes, eager_final = spiking_sequence(rates, voltage, dt)
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(spikes), ops.convert_to_numpy(eager_spikes)
+        )
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(final), ops.convert_to_numpy(eager_final)
+        )
+
+        (low, low_final), (alpha, alpha_finals) = filters(rates, voltage)
+        expected, expected_final = lowpass_loop(rates, voltage, decay)
+        assert_close(low, expected)
+        assert_close(low_final, expected_final)
+        expected, expected_finals = alpha_loop(rates, [voltage, voltage], ad, bd)
+        assert_close(alpha, expected)
+        for actual, wanted in zip(alpha_finals, expected_finals, strict=True):
+            assert_close(actual, wanted)
 
 
 def step_lowpass(inputs, state, decay):
@@ -427,9 +433,23 @@ def batch_major(filter_fn):
     return fn
 
 
+@pytest.fixture(scope="module")
+def reference_gradients():
+    """`gradients`, cached by a key that names the case: the plain step loops'
+    gradients serve as the reference of every form and layout."""
+    cache = {}
+
+    def reference(key, fn, *args):
+        if key not in cache:
+            cache[key] = gradients(fn, *args)
+        return cache[key]
+
+    return reference
+
+
 @pytest.mark.parametrize("layout", [lambda f: f, batch_major])
 @pytest.mark.parametrize("steps", [5, BLOCK + 40])
-def test_filter_gradients_match_step_loop(steps, layout):
+def test_filter_gradients_match_step_loop(steps, layout, reference_gradients):
     rng = np.random.default_rng(8)
     inputs = rng.normal(size=(steps, 2, 3)).astype("float32")
     state = rng.normal(size=(2, 3)).astype("float32")
@@ -445,7 +465,9 @@ def test_filter_gradients_match_step_loop(steps, layout):
         return fn
 
     ours = gradients(loss(layout(lowpass_sequence)), inputs, state, decay)
-    reference = gradients(loss(step_lowpass), inputs, state, decay)
+    reference = reference_gradients(
+        ("lowpass", steps), loss(step_lowpass), inputs, state, decay
+    )
     for actual, expected in zip(ours, reference, strict=True):
         assert_close(actual, expected)
 
@@ -468,7 +490,7 @@ def test_filter_gradients_match_step_loop(steps, layout):
     z = (state / tau).astype("float32")
     args = [inputs, z, state, *coefficients]
     ours = gradients(alpha_loss(layout(alpha_sequence)), *args)
-    reference = gradients(alpha_loss(step_alpha), *args)
+    reference = reference_gradients(("alpha", steps), alpha_loss(step_alpha), *args)
     for actual, expected in zip(ours, reference, strict=True):
         assert_close(actual, expected)
 
