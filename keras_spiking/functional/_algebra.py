@@ -99,8 +99,13 @@ def last_or(initial, values):
 
 
 def exclusive_cumsum(x):
-    """The sum over the blocks before each block (axis 0); exact for exact sums."""
-    return ops.cumsum(x, axis=0) - x
+    """The sum over the blocks before each block (axis 0); exact for exact sums.
+
+    Each sum adds only the blocks before its own (not ``cumsum(x) - x``, which a
+    NaN or infinity in a block would make NaN in that block too).
+    """
+    earlier = ops.cumsum(x[:-1], axis=0)
+    return ops.concatenate([ops.zeros_like(x[:1]), earlier], axis=0)
 
 
 def dot(row, column):
@@ -146,6 +151,18 @@ def powers(a, size):
             for rows in zip(table, more, strict=True)
         )
     return table
+
+
+def compose_affine(earlier, later):
+    """The map ``x -> a * x + b`` of two such maps applied one after the other.
+
+    Each is ``(a, b)``; associative, so `inclusive_scan` with it (and identity
+    ``(1, 0)``) computes the linear recurrence ``x_k = a_k * x_{k-1} + b_k`` from
+    ``x_{-1} = 0``: the second entry of the result.
+    """
+    a_early, b_early = earlier
+    a_late, b_late = later
+    return a_early * a_late, a_late * b_early + b_late
 
 
 def inclusive_scan(combine, elems, fills):
