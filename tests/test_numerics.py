@@ -11,11 +11,13 @@ import math
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND, gradients
 from keras import ops
 
 import keras_spiking
 from keras_spiking import sequence
 from keras_spiking.functional import alpha_coefficients, lowpass_coefficients
+from keras_spiking.functional.spiking import spike_increment
 from keras_spiking.sequence import BLOCK, spiking_sequence
 
 FORMS = ["blocks"]
@@ -297,3 +299,82 @@ def test_filters_pass_the_input_through_when_dt_over_tau_overflows(step_loop_opt
     a, b = alpha_coefficients(np.float32(1e-8), np.float32(np.inf))
     np.testing.assert_array_equal([[float(e) for e in row] for row in a], [[0, 0]] * 2)
     np.testing.assert_array_equal([float(e) for e in b], [0, 1])
+
+
+def test_spike_increment_keeps_the_order_of_its_products():
+    """``(c * x) * dt`` as written, also compiled (XLA would compute ``x * (c *
+    dt)`` for a constant ``c``), where the two orders round differently."""
+    c, dt = np.float32(-1e6), np.float32(DT)
+    x = (-np.arange(1, 50_000) * 1e-3).astype("float32")
+    x = np.concatenate([x, np.nextafter(x, np.float32(0))])
+    x = x[np.floor((c * x) * dt) != np.floor(x * (c * dt))][:64]
+    assert len(x) == 64
+
+    def increment(x):
+        return spike_increment(-1e6 * x, DT)
+
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        increment = tf.function(increment, jit_compile=True)
+    elif BACKEND == "jax":
+        import jax
+
+        increment = jax.jit(increment)
+    result = increment(ops.convert_to_tensor(x))
+    np.testing.assert_array_equal(ops.convert_to_numpy(result), (c * x) * dt)
+
+
+@pytest.mark.parametrize("step_loop_option", [True, False])
+def test_activation_reading_a_variable_passes_its_gradient(step_loop_option):
+    """An activation that closes over a ``keras.Variable``: the spikes of its rates,
+    and its derivative passed straight through."""
+    scale = keras.Variable(2.0)
+    layer = keras_spiking.SpikingActivation(
+        lambda x: scale * x, dt=DT, step_loop=step_loop_option
+    )
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0, 300, (2, 50, 3)).astype("float32")
+    weights = rng.normal(size=x.shape).astype("float32")
+    voltage = np.zeros((2, 3), "float32")
+
+    def loss(x):
+        spikes = layer(x, initial_state=[voltage])
+        return ops.sum(spikes * ops.convert_to_tensor(weights))
+
+    (gradient,) = gradients(loss, x)
+    np.testing.assert_allclose(gradient, 2 * weights, rtol=1e-6)
+    reference, _, _ = step_loop((2 * x * np.float32(DT)).swapaxes(0, 1), voltage)
+    spikes = layer(x, initial_state=[voltage])
+    np.testing.assert_array_equal(counts_of(spikes, DT).swapaxes(0, 1), reference)
+
+
+@pytest.mark.parametrize("step_loop_option", [True, False])
+def test_activation_drawing_random_numbers_runs_after_another_layer(
+    step_loop_option,
+):
+    """An activation that calls ``keras.random`` (here adding noise of deviation 0)
+    works also after another spiking layer has run, eagerly and (where Keras can
+    trace it: not with JAX's unseeded draws) in a compiled model."""
+    if BACKEND == "jax" and step_loop_option:
+        pytest.skip("Keras allows only seeded draws in a traced JAX loop")
+    x = np.random.default_rng(7).uniform(0, 300, (2, 40, 3)).astype("float32")
+    keras_spiking.SpikingActivation("relu", step_loop=False)(x)
+
+    def noisy(v):
+        return v + keras.random.normal(ops.shape(v), stddev=0.0)
+
+    voltage = np.zeros((2, 3), "float32")
+    layer = keras_spiking.SpikingActivation(
+        noisy, dt=DT, step_loop=step_loop_option, seed=3
+    )
+    reference, _, _ = step_loop((x * np.float32(DT)).swapaxes(0, 1), voltage)
+    spikes = layer(x, initial_state=[voltage])
+    np.testing.assert_array_equal(counts_of(spikes, DT).swapaxes(0, 1), reference)
+    if BACKEND != "jax":
+        inputs = keras.Input((None, 3))
+        model = keras.Model(inputs, layer(inputs))
+        relu = keras_spiking.SpikingActivation("relu", dt=DT, seed=3)
+        np.testing.assert_array_equal(
+            model.predict(x, verbose=0), ops.convert_to_numpy(relu(x))
+        )

@@ -33,13 +33,16 @@ _BELOW_ONE = 1 - 2.0**-24
 def spike_increment(rates, dt):
     """The voltage increment of one step, ``rates * dt``.
 
-    The product is kept apart from the sum that follows it in `integrate`: a
-    compiler (XLA) would otherwise fuse the two into one rounding (a fused
-    multiply-add), and the voltage would drift from the step loop's by an ulp
-    now and then, moving spikes. The select below does that: it is a no-op on
-    numbers (a NaN product takes the rate, itself NaN or infinite) but stands
-    between the product and the sum.
+    The product is kept apart from what comes before and after it, so that a
+    compiler (XLA) computes it as written, with the step loop's rounding. Before:
+    a constant factor of the activation would otherwise be folded into ``dt``
+    (``(-1e6 * x) * dt`` computed as ``x * (-1e6 * dt)``). After: the sum that
+    follows in `integrate` would otherwise be fused with it into one rounding (a
+    fused multiply-add). Each select below does that: it is a no-op on numbers (a
+    NaN rate stays NaN; a NaN product takes the rate, itself NaN or infinite) but
+    stands between the operations.
     """
+    rates = ops.where(rates == rates, rates, -rates)
     increment = rates * dt
     return ops.where(increment == increment, increment, rates)
 
