@@ -378,3 +378,55 @@ def test_activation_drawing_random_numbers_runs_after_another_layer(
         np.testing.assert_array_equal(
             model.predict(x, verbose=0), ops.convert_to_numpy(relu(x))
         )
+
+
+LAYERS = {
+    "SpikingActivation": lambda **kw: keras_spiking.SpikingActivation("relu", **kw),
+    "Lowpass": lambda **kw: keras_spiking.Lowpass(0.01, **kw),
+    "Alpha": lambda **kw: keras_spiking.Alpha(0.01, **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("step_loop_option", [None, True, False])
+def test_batch_of_zero_gives_empty_outputs(name, step_loop_option):
+    x = np.zeros((0, 7, 2, 3), "float32")
+    layer = LAYERS[name](step_loop=step_loop_option, return_state=True)
+    outputs, *states = layer(x)
+    assert tuple(outputs.shape) == (0, 7, 2, 3)
+    assert all(tuple(s.shape) == (0, 2, 3) for s in states)
+    last = LAYERS[name](step_loop=step_loop_option, return_sequences=False)(x)
+    assert tuple(last.shape) == (0, 2, 3)
+
+
+def test_models_compiled_with_jit_compile_give_the_eager_outputs():
+    """``jit_compile=True`` (XLA; on PyTorch ``torch.compile``, which runs the
+    whole-sequence functions as they are rather than unrolling their loops): the
+    outputs of the model run without it, and a training step runs."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 100, (4, 30, 3)).astype("float32")
+
+    def model(jit_compile):
+        inputs = keras.Input((None, 3))
+        hidden = keras_spiking.SpikingActivation("relu", seed=1)(inputs)
+        hidden = keras_spiking.Alpha(0.01, apply_during_training=True)(hidden)
+        outputs = keras_spiking.Lowpass(0.02)(hidden)
+        built = keras.Model(inputs, outputs)
+        built.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
+        return built
+
+    compiled, plain = model(True), model(False)
+    compiled.set_weights(plain.get_weights())
+    np.testing.assert_allclose(
+        compiled.predict(x, verbose=0),
+        plain.predict(x, verbose=0),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    losses = [
+        m.fit(x, np.zeros_like(x), epochs=1, shuffle=False, verbose=0).history["loss"][
+            0
+        ]
+        for m in (compiled, plain)
+    ]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)

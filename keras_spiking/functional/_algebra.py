@@ -31,7 +31,9 @@ def per_step(function, inputs):
         ``function`` of every step, shaped like ``inputs``.
     """
     shape = ops.shape(inputs)
-    return ops.reshape(function(ops.reshape(inputs, (-1, *shape[2:]))), shape)
+    # (the sizes spelled out: PyTorch cannot infer a -1 when there are no elements)
+    steps = ops.reshape(inputs, (shape[0] * shape[1], *shape[2:]))
+    return ops.reshape(function(steps), shape)
 
 
 def straight_through(spikes, rates):
@@ -55,13 +57,14 @@ def blocks(x, size):
     rest = tuple(ops.shape(x)[1:])
     if not isinstance(pad, int) or pad > 0:
         x = ops.concatenate([x, ops.zeros((pad, *rest), dtype=x.dtype)], axis=0)
-    return ops.reshape(x, (-1, size, *rest)), time
+    # (the sizes spelled out: PyTorch cannot infer a -1 when there are no elements)
+    return ops.reshape(x, ((time + pad) // size, size, *rest)), time
 
 
 def unblock(blocked, time):
     """Undo `blocks`: ``(n_blocks, size, ...)`` back to ``(time, ...)``."""
-    rest = tuple(ops.shape(blocked)[2:])
-    return ops.reshape(blocked, (-1, *rest))[:time]
+    shape = ops.shape(blocked)
+    return ops.reshape(blocked, (shape[0] * shape[1], *shape[2:]))[:time]
 
 
 def along_blocks(step, carry, xs, scan):
