@@ -224,7 +224,8 @@ def _carry_across(counts, increments, entering, exits):
     correction = ops.round(exits[:-1] - entering[1:])
     # (a NaN or infinite voltage is already in every later step)
     correction = ops.where(ops.isfinite(correction), correction, 0)
-    none_held = ops.zeros_like(exits[0])
+    # (zeros shaped like one block's voltage, also when there are no blocks)
+    none_held = ops.sum(exits[:0], axis=0)
 
     def carried():
         held = none_held
