@@ -58,8 +58,8 @@ def alpha_coefficients(tau, dt):
     decay = ops.exp(-r)
 
     def decayed(value):
-        # (0 * inf would be NaN)
-        return ops.where(decay > 0, value, 0)
+        # (0 * inf would be NaN; a NaN decay, from a NaN dt, stays NaN)
+        return ops.where(decay == 0, 0, value)
 
     a = (
         (decayed(decay * (1 - r)), decayed(-decay * r / tau)),
