@@ -189,7 +189,12 @@ def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     value than the step loop's own voltage, which gathers rounding errors step
     after step. Sequences of up to ``BLOCK`` steps give the step loop's spikes bit
     for bit; on longer ones a spike can move by one step where the step loop's
-    voltage is within its own rounding error of a whole number.
+    voltage is within its own rounding error of a whole number. Where a block's own
+    steps and the exact sums end on either side of a whole number, the spike they
+    disagree on is carried to the first later step that can take it, so that none
+    is lost or emitted twice: each neuron's spike total is the whole part of the
+    exact sum of its voltage and increments. A NaN rate makes its neuron's spikes
+    NaN from its step on, and leaves the earlier steps as they were.
 
     On PyTorch, ``torch.compile`` (a model compiled with ``jit_compile=True``) does
     not trace this function: it runs as it is, between the compiled parts of the
