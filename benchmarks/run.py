@@ -15,7 +15,9 @@ Paths: ``step`` is the ``keras.layers.RNN`` step loop (``step_loop=True``),
 
 ``--stress`` instead counts, for the spiking function, the spikes that move
 against a float32 numpy step loop and against a float64 computation of the same
-sums, per 10**6 elements (not part of CI: it takes minutes).
+sums, per 10**6 elements, and the neurons whose spike totals differ from them
+(not part of CI: it takes minutes). ``--compile-time`` times ``fit`` of a small
+model with and without ``jit_compile``.
 """
 
 import argparse
@@ -201,21 +203,32 @@ def measure(name, workload, path, repeats):
 
 
 def _step_loop32(increments, voltage):
-    """The cell's steps in float32 numpy: the spike counts."""
+    """The cell's steps in float32 numpy: the spike counts, and the voltage before
+    the last floor."""
     v = voltage.copy()
     counts = np.empty_like(increments)
     for t in range(increments.shape[0]):
         v = v + increments[t]
         counts[t] = np.floor(v)
         v = v - counts[t]
-    return counts
+    return counts, v + counts[-1]
+
+
+def _round_rates():
+    """Constant round rates from a zero voltage, 10,000 steps: 10, 12.5, 20, 25, 50
+    and 100 Hz and ``rate * dt = 1/k``, where a block boundary often falls on a
+    float32 near-tie."""
+    dt = 0.001
+    rates = [10, 12.5, 20, 25, 50, 100] + [1 / (k * dt) for k in range(2, 130)]
+    return np.broadcast_to(np.array(rates), (10000, 4, len(rates))), dt
 
 
 def stress():
-    """Count displaced spikes of `spiking_sequence`, per 10**6 elements."""
+    """Count displaced spikes and differing per-neuron totals of
+    `spiking_sequence`."""
     from keras import ops
 
-    from keras_spiking.sequence import spiking_sequence
+    from keras_spiking import sequence
 
     rng = np.random.default_rng(0)
     cases = {
@@ -227,32 +240,86 @@ def stress():
             np.broadcast_to(rng.uniform(0, 1000, (1, 4, 128)), (10000, 4, 128)),
             0.001,
         ),
+        "round rates from 0": _round_rates(),
     }
+    forms = ["blocks"]
+    if sequence.time_loop_kernels() is not None:
+        forms.insert(0, "time loop")
     rows = []
     for label, (rates, dt) in cases.items():
         rates = np.ascontiguousarray(rates, dtype="float32")
         voltage = rng.uniform(0, 1, rates.shape[1:]).astype("float32")
+        if label.endswith("from 0"):
+            voltage[:] = 0
         dt32 = np.float32(dt)
-        spikes, _ = spiking_sequence(rates, voltage, dt32)
-        ours = np.round(ops.convert_to_numpy(spikes) * dt32)
-        loop = _step_loop32(rates * dt32, voltage)
+        loop, last = _step_loop32(rates * dt32, voltage)
+        # The float32 step loop's voltage is within 2**-24 a step of the exact sum:
+        # closer than that to a whole number at the end, its total is a near-tie.
+        near_tie = np.abs(last - np.round(last)) < len(rates) * 2.0**-24
         exact = voltage + np.cumsum((rates * dt32).astype("float64"), axis=0)
         exact = np.diff(np.floor(exact), axis=0, prepend=0)
         per_million = 1e6 / rates.size
-        rows.append(
-            {
-                "case": label,
-                "ours_vs_step_loop": int((ours != loop).sum()) * per_million,
-                "ours_vs_float64": int((ours != exact).sum()) * per_million,
-                "step_loop_vs_float64": int((loop != exact).sum()) * per_million,
-            }
-        )
+        for form in forms:
+            with sequence.use_kernels(form != "blocks"):
+                spikes, _ = sequence.spiking_sequence(rates, voltage, dt32)
+            ours = np.round(ops.convert_to_numpy(spikes) * dt32)
+            rows.append(
+                {
+                    "case": label,
+                    "form": form,
+                    "ours_vs_step_loop": int((ours != loop).sum()) * per_million,
+                    "ours_vs_float64": int((ours != exact).sum()) * per_million,
+                    "step_loop_vs_float64": int((loop != exact).sum()) * per_million,
+                    "neurons": int(np.prod(rates.shape[1:])),
+                    "totals_vs_step_loop": int(
+                        (ours.sum(axis=0) != loop.sum(axis=0)).sum()
+                    ),
+                    "totals_vs_float64": int(
+                        (ours.sum(axis=0) != exact.sum(axis=0)).sum()
+                    ),
+                    "step_loop_totals_vs_float64": int(
+                        (loop.sum(axis=0) != exact.sum(axis=0)).sum()
+                    ),
+                    "totals_vs_step_loop_away_from_near_ties": int(
+                        ((ours.sum(axis=0) != loop.sum(axis=0)) & ~near_tie).sum()
+                    ),
+                    "largest_total_difference": int(
+                        np.abs(ours.sum(axis=0) - loop.sum(axis=0)).max()
+                    ),
+                }
+            )
     return rows
+
+
+def compile_time(parts):
+    """Time two epochs of ``fit`` with ``jit_compile=True`` and without."""
+    import keras
+
+    import keras_spiking
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(64, 20, 4)).astype("float32")
+    y = rng.uniform(size=(64, 20, 2)).astype("float32")
+    result = {"backend": keras.backend.backend(), "parts": parts}
+    for jit_compile in (False, True):
+        inputs = keras.Input((20, 4))
+        hidden = keras.layers.Dense(8)(inputs)
+        if parts == "spiking":
+            hidden = keras_spiking.SpikingActivation("relu")(hidden)
+            hidden = keras_spiking.Alpha(0.01)(hidden)
+        model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+        model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
+        start = time.perf_counter()
+        model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+        result[f"jit_compile={jit_compile}"] = time.perf_counter() - start
+    return result
 
 
 def _child(args):
     if args.stress:
         print(json.dumps({"backend": os.environ["KERAS_BACKEND"], "stress": stress()}))
+    elif args.compile_time:
+        print(json.dumps(compile_time(args.compile_time)))
     else:
         print(json.dumps(measure(args.layer, args.workload, args.path, args.repeats)))
 
@@ -318,6 +385,14 @@ def main():
     parser.add_argument("--layer", nargs="+", default=list(LAYERS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--stress", action="store_true", help=stress.__doc__)
+    parser.add_argument(
+        "--compile-time",
+        nargs="?",
+        const="spiking",
+        choices=["spiking", "dense"],
+        help="time fit of Dense -> SpikingActivation -> Alpha -> Dense (or of the "
+        "Dense layers alone) with and without jit_compile",
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
@@ -333,6 +408,10 @@ def main():
             results.append(_spawn(backend, ["--stress"]))
             print(json.dumps(results[-1], indent=1), flush=True)
             continue
+        if args.compile_time:
+            results.append(_spawn(backend, ["--compile-time", args.compile_time]))
+            print(json.dumps(results[-1]), flush=True)
+            continue
         for workload in args.workload:
             for layer in args.layer:
                 for path in ("step", "sequence"):
@@ -343,7 +422,7 @@ def main():
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=1)
-    if not args.stress:
+    if not (args.stress or args.compile_time):
         _print_table(results)
 
 

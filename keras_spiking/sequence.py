@@ -116,7 +116,8 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False):
     ----------
     step_loop : bool or None
         The layer's option: True for the step loop, False for the whole sequence,
-        None for whichever is faster.
+        None for whichever is faster (the whole sequence while ``torch.compile``
+        traces the layer: see `spiking_sequence`).
     step_elements : int or None
         Elements of one step, batch included (None if the batch is unknown).
     unroll : bool
@@ -134,6 +135,10 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False):
         return True
     if step_loop is not None:
         return bool(step_loop)
+    if backends.under_python_compiler():
+        # (torch.compile would unroll the step loop over time; the whole-sequence
+        # functions run as they are, see `spiking_sequence`)
+        return False
     if time_loop_kernels() is not None:
         return False
     if backends.step_loop_is_faster():
@@ -184,7 +189,17 @@ def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     value than the step loop's own voltage, which gathers rounding errors step
     after step. Sequences of up to ``BLOCK`` steps give the step loop's spikes bit
     for bit; on longer ones a spike can move by one step where the step loop's
-    voltage is within its own rounding error of a whole number.
+    voltage is within its own rounding error of a whole number. Where a block's own
+    steps and the exact sums end on either side of a whole number, the spike they
+    disagree on is carried to the first later step that can take it, so that none
+    is lost or emitted twice: each neuron's spike total is the whole part of the
+    exact sum of its voltage and increments. A NaN rate makes its neuron's spikes
+    NaN from its step on, and leaves the earlier steps as they were.
+
+    On PyTorch, ``torch.compile`` (a model compiled with ``jit_compile=True``) does
+    not trace this function: it runs as it is, between the compiled parts of the
+    model. Traced, the loops of the blocked form would unroll into a graph that
+    takes minutes to compile.
 
     Examples
     --------
@@ -198,6 +213,12 @@ def spiking_sequence(inputs, voltage, dt, activation=None, time_axis=0):
     """
     _arguments.check_sequence("spiking_sequence", inputs, [voltage], time_axis)
     _arguments.check_scalar(dt, "dt", "spiking_sequence")
+    return backends.outside_python_compiler(_spiking_sequence)(
+        inputs, voltage, dt, activation, time_axis
+    )
+
+
+def _spiking_sequence(inputs, voltage, dt, activation, time_axis):
     inputs = ops.convert_to_tensor(inputs)
     voltage = ops.convert_to_tensor(voltage, dtype=inputs.dtype)
     dt = ops.cast(dt, inputs.dtype)
@@ -250,10 +271,18 @@ def linear_sequence(inputs, states, a, b, time_axis=0):
 
     Notes
     -----
-    Differentiable with respect to ``inputs``, ``states`` and the coefficients.
+    Differentiable with respect to ``inputs``, ``states`` and the coefficients. On
+    PyTorch, ``torch.compile`` does not trace this function (see
+    `spiking_sequence`).
     """
     step = _arguments.check_sequence("linear_sequence", inputs, states, time_axis)
     _arguments.check_coefficients(a, b, len(states), step, "linear_sequence")
+    return backends.outside_python_compiler(_linear_sequence)(
+        inputs, states, a, b, time_axis
+    )
+
+
+def _linear_sequence(inputs, states, a, b, time_axis):
     inputs = ops.convert_to_tensor(inputs)
     states = tuple(ops.convert_to_tensor(s, dtype=inputs.dtype) for s in states)
     a = tuple(tuple(_coefficient(c, states[0]) for c in row) for row in a)

@@ -18,18 +18,23 @@ per backend, each with the same names (the layout of Keras's own
   block with ``keras.ops.scan`` rather than an unrolled loop;
 - ``time_loop_kernels()``: a module of compiled whole-sequence loops
   (``spiking_sequence``, ``linear_sequence``) where the backend has faster ones
-  than the blocked forms, else None.
+  than the blocked forms, else None;
+- ``under_python_compiler()``: whether a compiler that traces Python code
+  (``torch.compile``, in a PyTorch model compiled with ``jit_compile=True``) is
+  tracing the running code;
+- ``outside_python_compiler(function)``: ``function``, made to run as it is where
+  such a compiler traces its caller (elsewhere ``function`` itself).
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
-module of their own (PyTorch, NumPy, OpenVINO) use ``keras_spiking.backends.default``.
+module of their own (NumPy, OpenVINO) use `keras_spiking.backends.default`.
 """
 
 import importlib
 
 import keras
 
-_OWN_MODULES = ("tensorflow", "jax")
+_OWN_MODULES = ("tensorflow", "jax", "torch")
 
 
 def current():
@@ -72,3 +77,13 @@ def scans_blocks():
 def time_loop_kernels():
     """The backend's compiled whole-sequence loops, or None."""
     return current().time_loop_kernels()
+
+
+def under_python_compiler():
+    """Whether a compiler that traces Python code is tracing the running code."""
+    return current().under_python_compiler()
+
+
+def outside_python_compiler(function):
+    """``function``, run as it is where a compiler traces its caller's Python."""
+    return current().outside_python_compiler(function)

@@ -1,5 +1,5 @@
 """Backend-specific functions for backends without a module of their own
-(PyTorch, NumPy, OpenVINO): plain Keras.
+(NumPy, OpenVINO), and for PyTorch beside its own few: plain Keras.
 
 See `keras_spiking.backends` for what each function means.
 """
@@ -35,3 +35,13 @@ def scans_blocks():
 def time_loop_kernels():
     """None: no compiled loops; the blocked forms are used."""
     return None
+
+
+def under_python_compiler():
+    """Never: no compiler traces Python code on these backends."""
+    return False
+
+
+def outside_python_compiler(function):
+    """``function`` itself."""
+    return function

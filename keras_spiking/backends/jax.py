@@ -4,8 +4,10 @@ import jax
 
 from keras_spiking.backends.default import (  # noqa: F401 (the same on JAX)
     is_variable,
+    outside_python_compiler,
     seeded_uniform,
     time_loop_kernels,
+    under_python_compiler,
 )
 
 

@@ -5,8 +5,10 @@ import keras
 import tensorflow as tf
 
 from keras_spiking.backends.default import (  # noqa: F401 (the same on TensorFlow)
+    outside_python_compiler,
     scans_blocks,
     step_loop_is_faster,
+    under_python_compiler,
 )
 
 

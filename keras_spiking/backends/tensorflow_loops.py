@@ -21,6 +21,9 @@ filters' gradients come from their adjoint recurrence, run backwards in time in 
 second compiled loop.
 """
 
+import functools
+
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -103,12 +106,33 @@ def _spiking_loop(inputs, voltage, dt, activation, time_axis):
     return _loop(step, (voltage, tf.zeros_like(inputs)), tf.shape(inputs)[time_axis])
 
 
+def _runs_in_loop(activation):
+    """Whether ``activation`` may run inside the compiled loop: Keras's own
+    activation functions (pure functions of their input) and the identity."""
+    if activation is tf.identity:
+        return True
+    return any(activation is f for f in _keras_activations())
+
+
+@functools.cache
+def _keras_activations():
+    names = set(dir(keras.activations)) - {"get", "serialize", "deserialize"}
+    return tuple(
+        getattr(keras.activations, name)
+        for name in sorted(names)
+        if not name.startswith("_") and callable(getattr(keras.activations, name))
+    )
+
+
 def spiking_sequence(inputs, voltage, dt, activation, time_axis):
     """`keras_spiking.sequence.spiking_sequence` as a compiled loop of
     `keras_spiking.functional.spiking_step`."""
-    if hasattr(activation, "variables"):
-        # An activation with variables (a layer, e.g. PReLU) runs outside the loop,
-        # where a gradient tape can see them.
+    if not _runs_in_loop(activation):
+        # Any other activation runs before the loop, where it may read variables
+        # (a layer's weights, e.g. PReLU, or a keras.Variable it closes over: a
+        # gradient tape must see them, and XLA's in-place update of the loop has
+        # no gradient) or draw random numbers (a seed generator's state cannot
+        # live in the compiled loop).
         rates = _algebra.per_step(activation, inputs)
         spikes, voltage = spiking_sequence(
             tf.stop_gradient(rates), voltage, dt, tf.identity, time_axis

@@ -31,7 +31,9 @@ def per_step(function, inputs):
         ``function`` of every step, shaped like ``inputs``.
     """
     shape = ops.shape(inputs)
-    return ops.reshape(function(ops.reshape(inputs, (-1, *shape[2:]))), shape)
+    # (the sizes spelled out: PyTorch cannot infer a -1 when there are no elements)
+    steps = ops.reshape(inputs, (shape[0] * shape[1], *shape[2:]))
+    return ops.reshape(function(steps), shape)
 
 
 def straight_through(spikes, rates):
@@ -55,13 +57,14 @@ def blocks(x, size):
     rest = tuple(ops.shape(x)[1:])
     if not isinstance(pad, int) or pad > 0:
         x = ops.concatenate([x, ops.zeros((pad, *rest), dtype=x.dtype)], axis=0)
-    return ops.reshape(x, (-1, size, *rest)), time
+    # (the sizes spelled out: PyTorch cannot infer a -1 when there are no elements)
+    return ops.reshape(x, ((time + pad) // size, size, *rest)), time
 
 
 def unblock(blocked, time):
     """Undo `blocks`: ``(n_blocks, size, ...)`` back to ``(time, ...)``."""
-    rest = tuple(ops.shape(blocked)[2:])
-    return ops.reshape(blocked, (-1, *rest))[:time]
+    shape = ops.shape(blocked)
+    return ops.reshape(blocked, (shape[0] * shape[1], *shape[2:]))[:time]
 
 
 def along_blocks(step, carry, xs, scan):
@@ -99,8 +102,13 @@ def last_or(initial, values):
 
 
 def exclusive_cumsum(x):
-    """The sum over the blocks before each block (axis 0); exact for exact sums."""
-    return ops.cumsum(x, axis=0) - x
+    """The sum over the blocks before each block (axis 0); exact for exact sums.
+
+    Each sum adds only the blocks before its own (not ``cumsum(x) - x``, which a
+    NaN or infinity in a block would make NaN in that block too).
+    """
+    earlier = ops.cumsum(x[:-1], axis=0)
+    return ops.concatenate([ops.zeros_like(x[:1]), earlier], axis=0)
 
 
 def dot(row, column):
@@ -146,6 +154,18 @@ def powers(a, size):
             for rows in zip(table, more, strict=True)
         )
     return table
+
+
+def compose_affine(earlier, later):
+    """The map ``x -> a * x + b`` of two such maps applied one after the other.
+
+    Each is ``(a, b)``; associative, so `inclusive_scan` with it (and identity
+    ``(1, 0)``) computes the linear recurrence ``x_k = a_k * x_{k-1} + b_k`` from
+    ``x_{-1} = 0``: the second entry of the result.
+    """
+    a_early, b_early = earlier
+    a_late, b_late = later
+    return a_early * a_late, a_late * b_early + b_late
 
 
 def inclusive_scan(combine, elems, fills):

@@ -9,6 +9,8 @@ cells' steps, the blocked form below and the compiled loops of
 `keras_spiking.backends` all call these.
 """
 
+import math
+
 from keras import ops
 
 from keras_spiking.functional import _algebra
@@ -32,10 +34,12 @@ def lowpass_coefficients(tau, dt):
     """``A`` and ``b`` of the zero-order-hold discretisation of ``1/(tau*s + 1)``.
 
     With ``a = exp(-dt / tau)`` (``tau`` floored at `MIN_TAU`), ``A = ((a,),)`` and
-    ``b = (1 - a,)``: one step is ``y = a * y + (1 - a) * x``.
+    ``b = (1 - a,)``: one step is ``y = a * y + (1 - a) * x``. ``1 - a`` is computed
+    as ``-expm1(-dt / tau)``, which keeps its digits where ``a`` is close to 1 (in
+    float32, ``1 - a`` itself is 1.3 % off at ``dt / tau = 1e-6``).
     """
-    decay = ops.exp(-dt / floor_tau(tau))
-    return ((decay,),), (1 - decay,)
+    ratio = dt / floor_tau(tau)
+    return ((ops.exp(-ratio),),), (-ops.expm1(-ratio),)
 
 
 def alpha_coefficients(tau, dt):
@@ -44,14 +48,48 @@ def alpha_coefficients(tau, dt):
 
     The states are ``(z, y)``, output ``y``. With ``tau`` floored at `MIN_TAU`,
     ``r = dt / tau`` and ``e = exp(-r)``: ``A = e * ((1 - r, -r / tau), (dt, 1 +
-    r))`` and ``b = (e * r / tau, 1 - e * (1 + r))``.
+    r))`` and ``b = (e * r / tau, 1 - e * (1 + r))``. ``1 - e * (1 + r)`` is
+    computed so that it keeps its digits for small ``r`` (`_alpha_input_gain`), and
+    where ``e`` is 0 its products are 0 (also when ``r`` overflows to infinity, so
+    that the filter then passes its input through, as the lowpass does).
     """
     tau = floor_tau(tau)
     r = dt / tau
     decay = ops.exp(-r)
-    a = ((decay * (1 - r), -decay * r / tau), (decay * dt, decay * (1 + r)))
-    b = (decay * r / tau, 1 - decay * (1 + r))
+
+    def decayed(value):
+        # (0 * inf would be NaN; a NaN decay, from a NaN dt, stays NaN)
+        return ops.where(decay == 0, 0, value)
+
+    a = (
+        (decayed(decay * (1 - r)), decayed(-decay * r / tau)),
+        (decayed(decay * dt), decayed(decay * (1 + r))),
+    )
+    b = (decayed(decay * r / tau), _alpha_input_gain(r, decayed(decay * (1 + r))))
     return a, b
+
+
+# Below this ``r``, `_alpha_input_gain` sums its series (to float64 precision).
+_SERIES_BELOW = 1.0
+_SERIES_TERMS = 17
+
+
+def _alpha_input_gain(r, decay_times_one_plus_r):
+    """``1 - exp(-r) * (1 + r)``, to the precision of its dtype for every ``r``.
+
+    The difference of two numbers close to 1 loses the digits of a result of about
+    ``r**2 / 2`` for small ``r`` (all of them in float32 for ``r < 3e-4``). Below
+    `_SERIES_BELOW` it is computed as ``r * (-expm1(-r) - r * phi(r))``, with
+    ``phi(r) = (exp(-r) - 1 + r) / r**2 = sum((-r)**n / (n + 2)!)`` summed as a
+    series; above, as the difference itself.
+    """
+    small = r < _SERIES_BELOW
+    r_small = ops.where(small, r, 0)
+    phi = ops.zeros_like(r_small)
+    for n in range(_SERIES_TERMS - 1, -1, -1):
+        phi = phi * -r_small + 1 / math.factorial(n + 2)
+    series = r_small * (-ops.expm1(-r_small) - r_small * phi)
+    return ops.where(small, series, 1 - decay_times_one_plus_r)
 
 
 def drive(b, x):
