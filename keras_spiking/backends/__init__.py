@@ -18,7 +18,9 @@ per backend, each with the same names (the layout of Keras's own
   block with ``keras.ops.scan`` rather than an unrolled loop;
 - ``time_loop_kernels()``: a module of compiled whole-sequence loops
   (``spiking_sequence``, ``linear_sequence``) where the backend has faster ones
-  than the blocked forms, else None.
+  than the blocked forms, else None;
+- ``neuron_kernels()`` (here only): a module with ``neuron_sequence``, the
+  compiled loop of a neuron with a reset, where the backend has one.
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
@@ -72,3 +74,14 @@ def scans_blocks():
 def time_loop_kernels():
     """The backend's compiled whole-sequence loops, or None."""
     return current().time_loop_kernels()
+
+
+def neuron_kernels():
+    """The backend's compiled loop for neurons with a reset (`.LIF`), or None.
+
+    On TensorFlow, where it has time-loop kernels (no GPU),
+    `keras_spiking.backends.tensorflow_neurons`; elsewhere None.
+    """
+    if keras.backend.backend() != "tensorflow" or time_loop_kernels() is None:
+        return None
+    return importlib.import_module(f"{__name__}.tensorflow_neurons")
