@@ -988,6 +988,26 @@ def differing(a, b):
     return int(np.sum(np.asarray(a) != np.asarray(b)))
 
 
+def unpack(data, name):
+    shape = tuple(data[f"{name}_shape"])
+    return np.unpackbits(data[name])[: np.prod(shape)].reshape(shape).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "name, convention", [("snntorch_leaky", "snntorch"), ("norse_lif_box", "norse")]
+)
+def test_files_the_peers_wrote(name, convention):
+    """Files written by snnTorch's and Norse's exporters (tests/data/nir/, made by
+    make_nir_fixtures.py), read on every backend, give the peer's spikes."""
+    data = np.load(DATA / f"{name}.npz")
+    x, spikes = unpack(data, "x"), unpack(data, "spikes")
+    assert spikes.shape == (500, 4, 32)
+    model = quiet(knir.from_nir, DATA / f"{name}.nir", dt=DT, convention=convention)
+    assert np.array_equal(neuron_spikes(model, x)[-1], spikes)
+    wrong = quiet(knir.from_nir, DATA / f"{name}.nir", dt=DT)
+    assert differing(neuron_spikes(wrong, x)[-1] * DT, spikes) >= 0.01 * spikes.size
+
+
 @pytest.mark.parametrize(
     "case", ["leaky", "leaky_zero", "synaptic", "synaptic_zero", "rleaky", "convnet"]
 )
