@@ -228,9 +228,12 @@ class Exporter:
             "model": model.name,
         }
         try:
-            return nir.NIRGraph(
+            graph = nir.NIRGraph(
                 nodes=dict(self._nodes), edges=list(self._edges), metadata=metadata
             )
+            # what nir.read will check: the types it infers from the fields
+            nir.dict2NIRNode(graph.to_dict())
+            return graph
         except ValueError as error:
             # nir 1.0.8 gives a convolution with a non-square kernel the output
             # shape of a square one, so its type check fails on correct graphs
@@ -296,19 +299,22 @@ class Exporter:
         return layout.to_nir(values, signal.order, signal.keras_shape).astype(dtype)
 
     def warn(self, layer, message):
-        """Warn about ``layer``: what is not exact, and why."""
-        warn(f"to_nir: layer '{layer.name}': {message}")
+        """Warn about ``layer`` (or the layer that holds it): what is not exact,
+        and why."""
+        warn(f"to_nir: layer '{(self._outer or layer).name}': {message}")
 
-    @staticmethod
-    def fail(layer, message):
-        """Raise the error that ``layer`` cannot be written, and why."""
-        raise ValueError(f"to_nir: layer '{layer.name}' cannot be written: {message}")
+    def fail(self, layer, message):
+        """Raise the error that ``layer`` (or the layer that holds it) cannot be
+        written, and why."""
+        raise ValueError(
+            f"to_nir: layer '{(self._outer or layer).name}' cannot be written: "
+            f"{message}"
+        )
 
-    @staticmethod
-    def one_input(layer, inputs):
+    def one_input(self, layer, inputs):
         """The single input `Signal` of ``layer``."""
         if len(inputs) != 1:
-            Exporter.fail(layer, f"it takes {len(inputs)} inputs; NIR nodes take one.")
+            self.fail(layer, f"it takes {len(inputs)} inputs; NIR nodes take one.")
         return inputs[0]
 
 
@@ -983,6 +989,7 @@ def _lif_fields(exporter, layer, x):
         fields.update(tau=tau, r=r)
         return ("CubaLIF" if synapse else "LIF"), fields, inexact
     # norse: fields in seconds for its importer
+    tau = None
     if native:
         if leaky:
             tau, ok = c.write_decay(_numpy(cell.tau), dt)

@@ -115,6 +115,11 @@ def _inline(graph, prefix=""):
             meta.update(sub_meta)
             meta[name] = dict(node.metadata or {})
             ends[name] = (f"{name}.{ins[0]}", f"{name}.{outs[0]}")
+            inner = [k for k in node.nodes if k not in (ins[0], outs[0])]
+            neurons = [k for k in inner if isinstance(node.nodes[k], NEURONS)]
+            if len(inner) == 2 and len(neurons) == 1:
+                # a recurrent neuron layer: named after its graph
+                meta[f"{name}.{neurons[0]}"] = {"layer_name": name}
         else:
             nodes[name] = node
     for a, b in graph.edges:
@@ -406,6 +411,10 @@ class Importer:
     def consumers(self, name):
         """The nodes that take ``name``'s output."""
         return self.succs.get(name, [])
+
+    def layer_name(self, name):
+        """The Keras layer name for node ``name``."""
+        return _layer_name(self.graph_meta.get(name, {}).get("layer_name", name))
 
     def own_metadata(self, name, node):
         """What this library wrote about ``node`` (None for other graphs)."""
@@ -1083,7 +1092,7 @@ def _continuous_lif(importer, name, x, f, recurrent):
         integrator="exact",
         amplitude=1.0,
         dt=importer.dt,
-        name=_layer_name(name),
+        name=importer.layer_name(name),
         **_recurrent_kwargs(recurrent),
     )
     weights = {"threshold": f["threshold"]}
@@ -1131,7 +1140,7 @@ def _snntorch_lif(importer, name, x, f, recurrent):
         reset_delay=False,
         dt=dt,
         v_reset=v_reset,
-        name=_layer_name(name),
+        name=importer.layer_name(name),
         **_recurrent_kwargs(recurrent),
     )
     weights = {"threshold": f["threshold"]}
@@ -1168,7 +1177,7 @@ def _norse_lif(importer, name, x, f, recurrent):
     v_reset = _one(importer, name, f["v_reset"], "v_reset")
     threshold = float(f["threshold"].ravel()[0])
     weights = {"threshold": f["threshold"]}
-    extra = dict(name=_layer_name(name), **_recurrent_kwargs(recurrent))
+    extra = dict(name=importer.layer_name(name), **_recurrent_kwargs(recurrent))
     if kind == "IF":
         r = uniform(f["r"])
         gain = None

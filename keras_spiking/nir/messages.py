@@ -10,7 +10,7 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def warn(message):
     """Warn with ``message`` (a ``UserWarning``), pointing at the first caller
     outside the ``keras_spiking`` package."""
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
         _PACKAGE + os.sep
     ):
