@@ -20,7 +20,6 @@ holds.
 """
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -45,16 +44,16 @@ class Convention:
     name : str
         The name passed as ``convention=``.
     integrator : str
-        The `keras_spiking.LIF` integrator that computes its steps
+        The ``keras_spiking.LIF`` integrator that computes its steps
         (``"exact"``, ``"snntorch"``, ``"norse"``).
     spike_rule : str
-        The `keras_spiking.LIF` spike rule of its neurons.
+        The ``keras_spiking.LIF`` spike rule of its neurons.
     time_step : float or None
         A time step fixed by the library (snnTorch's 1e-4 s), or None when it is
         the ``dt`` of the model.
     spikes : str
         What one spike is: ``"event"`` (a unit-area event: ``1/dt`` for one
-        step, `keras_spiking.LIF` with ``amplitude=1``) or ``"one"`` (a 1 for
+        step, ``keras_spiking.LIF`` with ``amplitude=1``) or ``"one"`` (a 1 for
         one step, ``amplitude=dt``).
     reads_tau : str
         How a time constant of the graph is read, for the docs.
@@ -351,8 +350,3 @@ def uniform(values):
         return None
     first = array.ravel()[0]
     return float(first) if np.all(array == first) else None
-
-
-def finite(value):
-    """Whether a number is finite."""
-    return math.isfinite(value)

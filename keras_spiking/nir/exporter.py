@@ -36,8 +36,9 @@ WRITER = "keras_spiking"
 """str: The ``writer`` entry of the metadata of the graphs this library writes."""
 
 ALPHA_FORMS = ("li", "cubali")
-"""tuple: How `to_nir` writes an `~keras_spiking.Alpha` filter: two ``LI`` nodes in
-series (read by more simulators) or one ``CubaLI`` with equal time constants."""
+"""tuple: How `to_nir` writes an `~keras_spiking.layers.Alpha` filter: two ``LI``
+nodes in series (read by more simulators) or one ``CubaLI`` with equal time
+constants."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Signal:
         a node).
     order : numpy.ndarray
         Of the NIR shape: the index of each element in the Keras tensor's step,
-        flattened (see `keras_spiking.nir.layout`).
+        flattened (see the module ``keras_spiking.nir.layout``).
     keras_shape : tuple of int
         The Keras per-step shape (without batch and time axes).
     """
@@ -78,7 +79,7 @@ class Exporter:
         The convention the graph is written in (see
         `keras_spiking.nir.CONVENTIONS`).
     alpha : {"li", "cubali"}
-        How an `~keras_spiking.Alpha` filter is written.
+        How an `~keras_spiking.layers.Alpha` filter is written.
 
     Attributes
     ----------
@@ -198,7 +199,7 @@ class Exporter:
             for tensor, signal in zip(node.output_tensors, outs, strict=True):
                 signals[id(tensor)] = signal
         for i, tensor in enumerate(outputs):
-            name = "output" if len(outputs) == 1 else f"output_{i}"
+            name = _unique("output" if len(outputs) == 1 else f"output{i}", self._nodes)
             signal = signals[id(tensor)]
             self._nodes[name] = nir.Output(output_type=np.array(signal.shape))
             self._edges += [(source, name) for source in signal.sources]
@@ -253,12 +254,7 @@ class Exporter:
 
     def node_name(self, layer, suffix=""):
         """A new node name for ``layer`` (its name, made unique)."""
-        base = (self._outer or layer).name + suffix
-        name, i = base, 0
-        while name in self._nodes:
-            i += 1
-            name = f"{base}_{i}"
-        return name
+        return _unique((self._outer or layer).name + suffix, self._nodes)
 
     def add_node(self, layer, node, inputs, order=None, keras_shape=None, suffix=""):
         """Add ``node`` to the graph, with edges from ``inputs``.
@@ -341,7 +337,7 @@ def to_nir(model, convention="continuous", alpha="li"):
         continuous-time equations (default), or the graph that snnTorch's or
         Norse's importer runs as this model.
     alpha : {"li", "cubali"}
-        Write each `~keras_spiking.Alpha` filter as two ``LI`` nodes in series
+        Write each `~keras_spiking.layers.Alpha` filter as two ``LI`` nodes in series
         (default) or as one ``CubaLI`` with equal time constants.
 
     Returns
@@ -376,6 +372,15 @@ def to_nir(model, convention="continuous", alpha="li"):
 
 
 # --- helpers -----------------------------------------------------------------------
+
+
+def _unique(base, taken):
+    """``base``, or ``base_1``, ``base_2``, ... if it is taken."""
+    name, i = base, 0
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
 
 
 def _step_shape(tensor, what):

@@ -27,7 +27,7 @@ from keras_spiking.nir.layers import Delay
 from keras_spiking.nir.messages import warn
 
 NEURONS = (nir.LIF, nir.CubaLIF, nir.IF)
-"""tuple: The NIR node types read as `~keras_spiking.LIF` layers."""
+"""tuple: The NIR node types read as ``LIF`` layers."""
 
 _OWN_LAYERS = {"LIF": LIF, "SpikingActivation": SpikingActivation}
 
@@ -42,7 +42,7 @@ class Tensor:
         ``(batch, time, *keras_shape)``.
     order : numpy.ndarray
         Of the NIR shape: the index of each element in the Keras step,
-        flattened (see `keras_spiking.nir.layout`).
+        flattened (see the module ``keras_spiking.nir.layout``).
     keras_shape : tuple of int
         The Keras per-step shape.
     source : str or None
@@ -88,10 +88,6 @@ def _without_type_check(data):
 def _pair(value, rank=2):
     values = np.atleast_1d(np.asarray(value)).astype(int).tolist()
     return tuple(values * rank if len(values) == 1 else values)
-
-
-def _f32(value):
-    return np.asarray(value, dtype="float32")
 
 
 def _inline(graph, prefix=""):
@@ -505,7 +501,7 @@ def from_nir(graph_or_path, dt, convention=None):
     runs at the ``dt`` passed. Execution follows the edges (a file's node order
     is alphabetical); several edges into a node add up; an edge that closes a
     cycle, from a neuron's recurrent weights, carries the previous step's spikes
-    (a recurrent `~keras_spiking.LIF`). An input gain (``r``, ``w_in``) is folded
+    (a recurrent ``LIF``). An input gain (``r``, ``w_in``) is folded
     into the weights of the layer before when that layer feeds only the
     neurons, else applied by a ``keras.layers.Rescaling``.
 
