@@ -577,3 +577,284 @@ def test_euler_tau():
         tau=euler_tau(0.01, 0.001), dt=0.001, spike_rule="step", amplitude=0.001
     )
     np.testing.assert_array_equal(run(euler, x), run(exact, x))
+
+
+# --- the layer contract --------------------------------------------------------------
+
+
+def _contract_layer(name, **kwargs):
+    dt = kwargs.pop("dt", 0.005)
+    if name == "lif":
+        return keras_spiking.LIF(dt=dt, **kwargs)
+    if name == "step_synapse_refractory":
+        return keras_spiking.LIF(
+            spike_rule="step",
+            tau_syn=0.005,
+            tau_ref=0.006,
+            reset="subtract",
+            dt=dt,
+            **kwargs,
+        )
+    if name == "recurrent_surrogate":
+        return keras_spiking.LIF(
+            spike_rule="step",
+            recurrent=True,
+            recurrent_bias=True,
+            recurrent_bias_initializer="ones",
+            gradient="surrogate",
+            surrogate="triangle",
+            dt=dt,
+            **kwargs,
+        )
+    if name == "adaptive":
+        return keras_spiking.AdaptiveLIF(tau_syn=0.01, adaptation=0.5, dt=dt, **kwargs)
+    if name == "snntorch":
+        return keras_spiking.LIF.from_snntorch_synaptic(0.8, 0.9, dt=dt, **kwargs)
+    return keras_spiking.LIF.from_norse_lif(dt=dt, **kwargs)
+
+
+CONTRACT = [
+    "lif",
+    "step_synapse_refractory",
+    "recurrent_surrogate",
+    "adaptive",
+    "snntorch",
+    "norse",
+]
+
+
+def _contract_input(size=(3,)):
+    return np.random.default_rng(7).uniform(0, 6, (2, 8, *size)).astype(F)
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+@pytest.mark.parametrize("size", [(3,), (2, 3)])
+def test_layouts_and_paths(name, size):
+    """Batch- and time-major, both paths, return_sequences and return_state."""
+    x = _contract_input(size)
+    keras.utils.set_random_seed(0)
+    reference = _contract_layer(name, return_state=True, step_loop=True)
+    want, *want_states = to_numpy(reference(x))
+    assert 0 < np.mean(want > 0) < 1
+    weights = reference.get_weights()
+    for time_major in (False, True):
+        for step_loop in (True, False):
+            layer = _contract_layer(
+                name, return_state=True, time_major=time_major, step_loop=step_loop
+            )
+            layer.build(np.swapaxes(x, 0, 1).shape if time_major else x.shape)
+            layer.set_weights(weights)
+            spikes, *states = to_numpy(layer(np.swapaxes(x, 0, 1) if time_major else x))
+            if time_major:
+                spikes = np.swapaxes(spikes, 0, 1)
+            np.testing.assert_array_equal(spikes, want)
+            assert len(states) == len(layer.state_names)
+            for state, want_state in zip(states, want_states, strict=True):
+                assert state.shape == (2, *size)
+                np.testing.assert_allclose(state, want_state, atol=1e-6)
+    last = _contract_layer(name, return_sequences=False)
+    last.build(x.shape)
+    last.set_weights(weights)
+    np.testing.assert_array_equal(to_numpy(last(x)), want[:, -1])
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_config_and_saving(name, tmp_path):
+    """get_config round trip, and a .keras file that loads without
+    custom_objects and gives identical outputs."""
+    x = _contract_input()
+    layer = _contract_layer(name)
+    model = keras.Sequential([keras.Input((None, 3)), keras.layers.Dense(3), layer])
+    want = to_numpy(model(x))
+
+    config = layer.get_config()
+    again = type(layer).from_config(config)
+    assert again.get_config() == config
+    assert again.arguments["surrogate"] == layer.arguments["surrogate"]
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(to_numpy(loaded(x)), want)
+    assert type(loaded.layers[-1]) is type(layer)
+    assert loaded.layers[-1].state_names == layer.state_names
+
+
+@pytest.mark.parametrize("name", ["lif", "recurrent_surrogate", "adaptive"])
+def test_stateful_and_initial_state(name):
+    """Two stateful calls continue where the first ended; reset_states goes back
+    to the initial state; initial_state starts elsewhere."""
+    x = _contract_input()
+    whole = _contract_layer(name, return_state=True)
+    want, *states = to_numpy(whole(x))
+    stateful = _contract_layer(name, stateful=True)
+    model = keras.Sequential([keras.Input((None, 3), batch_size=2), stateful])
+    stateful.set_weights(whole.get_weights())
+    first = to_numpy(model(x[:, :5]))
+    second = to_numpy(model(x[:, 5:]))
+    np.testing.assert_array_equal(np.concatenate([first, second], axis=1), want)
+    stateful.reset_states()
+    np.testing.assert_array_equal(to_numpy(model(x[:, :5])), first)
+
+    # starting from the states after step 5 gives the rest
+    middle = _contract_layer(name, return_state=True)
+    middle.build(x.shape)
+    middle.set_weights(whole.get_weights())
+    _, *at_five = to_numpy(middle(x[:, :5]))
+    rest = to_numpy(middle(x[:, 5:], initial_state=at_five)[0])
+    np.testing.assert_array_equal(rest, want[:, 5:])
+
+
+@pytest.mark.parametrize(
+    "name", ["lif", "step_synapse_refractory", "recurrent_surrogate"]
+)
+def test_masking(name):
+    """A masked step outputs 0 and leaves the states unchanged."""
+    x = _contract_input()
+    mask = np.ones((2, 8), bool)
+    mask[0, 2:4] = False
+    mask[1, 5] = False
+    layer = _contract_layer(name)
+    layer.build(x.shape)
+    out = to_numpy(layer(x, mask=keras.ops.array(mask)))
+    assert np.all(out[~mask] == 0)
+    for b in range(2):
+        kept = x[b : b + 1, mask[b]]
+        np.testing.assert_array_equal(out[b, mask[b]], to_numpy(layer(kept))[0])
+
+
+def test_mixed_precision():
+    """Under mixed_float16 the output is float16 and the state float32, with the
+    float32 layer's spikes."""
+    x = _contract_input()
+    want = to_numpy(_contract_layer("lif", dt=0.005)(x))
+    keras.config.set_dtype_policy("mixed_float16")
+    layer = _contract_layer("lif", dt=0.005, return_state=True)
+    spikes, state = layer(x)
+    assert keras.backend.standardize_dtype(spikes.dtype) == "float16"
+    assert keras.backend.standardize_dtype(state.dtype) == "float32"
+    np.testing.assert_array_equal(to_numpy(spikes).astype(F), want)
+
+
+def test_dt_variable():
+    """A shared dt variable: assigning to it changes every later step."""
+    x = _contract_input()
+    dt = keras.Variable(0.005, trainable=False, name="dt")
+    layer = keras_spiking.LIF(dt=dt, amplitude=0.005)
+    at_5ms = to_numpy(layer(x))
+    np.testing.assert_array_equal(
+        at_5ms, to_numpy(_contract_layer("lif", amplitude=0.005)(x))
+    )
+    dt.assign(0.001)
+    at_1ms = to_numpy(layer(x))
+    np.testing.assert_array_equal(
+        at_1ms, to_numpy(keras_spiking.LIF(dt=0.001, amplitude=0.005)(x))
+    )
+    assert at_1ms.sum() < at_5ms.sum()
+    assert not layer.trainable_weights or all(w is not dt for w in layer.weights)
+
+
+def test_weights_and_trainability():
+    layer = keras_spiking.LIF(tau_syn=0.01, recurrent=True, recurrent_bias=True)
+    layer.build((1, 4, 5))
+    names = [w.path.split("/")[-1] for w in layer.weights]
+    assert names == [
+        "tau",
+        "tau_syn",
+        "threshold",
+        "recurrent_kernel",
+        "recurrent_bias",
+    ]
+    assert len(layer.trainable_weights) == 5
+    frozen = keras_spiking.LIF(trainable=False)
+    frozen.build((1, 4, 5))
+    assert not frozen.trainable_weights and len(frozen.non_trainable_weights) == 2
+    peers = keras_spiking.LIF.from_snntorch_synaptic(0.8, 0.9)
+    peers.build((1, 4, 5))
+    assert [w.path.split("/")[-1] for w in peers.weights] == [
+        "beta",
+        "alpha",
+        "threshold",
+    ]
+    np.testing.assert_array_equal(to_numpy(peers.cell.tau), np.full(5, 0.9, F))
+    np.testing.assert_array_equal(to_numpy(peers.cell.tau_syn), np.full(5, 0.8, F))
+    norse = keras_spiking.LIF.from_norse_lif()
+    norse.build((1, 4, 5))
+    np.testing.assert_array_equal(to_numpy(norse.cell.tau), np.full(5, 100, F))
+    per_neuron = keras_spiking.LIF(tau=[0.01, 0.02, 0.03], threshold=[1, 2, 3])
+    per_neuron.build((1, 4, 3))
+    np.testing.assert_allclose(to_numpy(per_neuron.cell.tau), [0.01, 0.02, 0.03])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(tau=-1), "`tau` must be positive"),
+        (dict(threshold=0, v_reset=0.5), "`threshold` must be above `v_reset`"),
+        (dict(spike_rule="exact", integrator="norse"), "spike_rule='step' with the"),
+        (dict(reset_delay=True), "reset_delay=True needs spike_rule='step'"),
+        (dict(reset="none"), "reset='none' needs spike_rule='step'"),
+        (dict(spike_rule="step", integrator="snntorch", r=2), "needs r=1 and v_leak=0"),
+        (
+            dict(tau_ref=0.001, spike_rule="step", integrator="norse"),
+            "needs integrator='exact'",
+        ),
+        (dict(recurrent_bias=True), "recurrent_bias=True needs recurrent=True"),
+        (dict(recurrent=True, spiking_aware_training=False), "needs recurrent=False"),
+        (dict(gradient="bptt"), "`gradient` must be one of"),
+        (dict(surrogate="nope"), "Unknown `surrogate`"),
+        (dict(amplitude=0), "`amplitude` must be more than 0"),
+        (dict(integrator="rk4"), "`integrator` must be one of"),
+    ],
+)
+def test_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        keras_spiking.LIF(**kwargs)
+
+
+def test_adaptive_and_peer_errors():
+    with pytest.raises(ValueError, match="an adaptive neuron needs spike_rule='step'"):
+        keras_spiking.AdaptiveLIF(spike_rule="exact")
+    with pytest.raises(ValueError, match="reset_delay=False and integrator"):
+        keras_spiking.AdaptiveLIF(integrator="snntorch")
+    layer = keras_spiking.LIF(
+        tau=0.0005, integrator="snntorch", spike_rule="step", dt=0.001
+    )
+    with pytest.raises(ValueError, match="a decay only for tau >= dt"):
+        layer.build((1, 2, 3))
+    with pytest.raises(ValueError, match="`reset_mechanism` must be one of"):
+        keras_spiking.LIF.from_snntorch_leaky(0.9, reset_mechanism="reset")
+    with pytest.raises(ValueError, match="`reset_method` must be one of"):
+        keras_spiking.LIF.from_norse_lif_box(reset_method="zero")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(spiking_aware_training=False),
+        dict(),
+        dict(spike_rule="step", gradient="surrogate"),
+        dict(spike_rule="step", gradient="surrogate", recurrent=True),
+    ],
+    ids=["rate", "spikes_rate_gradient", "surrogate", "recurrent_surrogate"],
+)
+def test_fit(kwargs):
+    """Each way to train runs in fit and lowers the loss (tau and the threshold
+    frozen: Adam's steps of 0.01 would be large next to tau = 0.02 s)."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 1, (32, 10, 4)).astype(F)
+    y = (x.mean(axis=(1, 2)) > 0.5).astype(F)
+    model = keras.Sequential(
+        [
+            keras.Input((10, 4)),
+            keras.layers.Dense(16),
+            keras_spiking.LIF(
+                dt=0.005, amplitude=0.005, trainable_parameters=False, **kwargs
+            ),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(0.01), "mse")
+    history = model.fit(x, y, epochs=6, batch_size=16, verbose=0).history["loss"]
+    assert np.all(np.isfinite(history)) and history[-1] < history[0]

@@ -63,6 +63,7 @@ _LIF_DEFAULTS = {
     "spiking_aware_training": True,
     "detach_reset": True,
     "sigma": 0.02,
+    "trainable_parameters": True,
     "tau_constraint": None,
     "threshold_constraint": None,
     "tau_syn_constraint": None,
@@ -139,7 +140,13 @@ def _check_arguments(owner, arguments, adaptive=False):
     a["integrator"] = _choice(a["integrator"], "integrator", INTEGRATORS)
     a["gradient"] = _choice(a["gradient"], "gradient", GRADIENTS)
     a["surrogate"] = surrogates.get(a["surrogate"])
-    for name in ("reset_delay", "recurrent", "recurrent_bias", "detach_reset"):
+    for name in (
+        "reset_delay",
+        "recurrent",
+        "recurrent_bias",
+        "detach_reset",
+        "trainable_parameters",
+    ):
         a[name] = bool(a[name])
     a["spiking_aware_training"] = bool(a["spiking_aware_training"])
     for name in ("recurrent_initializer", "recurrent_bias_initializer"):
@@ -328,6 +335,7 @@ class _LIFCellBase(KerasSpikingCell):
                         np.asarray(values, "float32")
                     ),
                     constraint=constraint,
+                    trainable=a["trainable_parameters"],
                 ),
             )
         self.threshold = self.add_weight(
@@ -337,6 +345,7 @@ class _LIFCellBase(KerasSpikingCell):
                 _broadcast(a["threshold"], self.size, "threshold").astype("float32")
             ),
             constraint=a["threshold_constraint"],
+            trainable=a["trainable_parameters"],
         )
         self.recurrent_kernel = self.recurrent_bias = None
         if a["recurrent"]:
@@ -719,6 +728,12 @@ _NEURON_PARAMETERS = """
     sigma : float
         The smoothing of the SoftLIF rate, in units of voltage (0: the exact
         rate, whose gradient is infinite at the threshold).
+    trainable_parameters : bool
+        Whether ``tau``, ``tau_syn`` and ``threshold`` are trainable weights
+        (the recurrent weights always are). An optimizer's step is a step in
+        their own units (seconds, for ``tau``): with a learning rate that is
+        large next to ``tau`` (e.g. Adam at 0.01 and ``tau=0.02``), freeze them
+        or constrain them.
     tau_constraint : ``keras.constraints.Constraint``
         Constraint of the ``tau`` weight.
     threshold_constraint : ``keras.constraints.Constraint``
@@ -869,6 +884,7 @@ class LIFCell(_LIFCellBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -927,6 +943,7 @@ class AdaptiveLIFCell(_LIFCellBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -994,6 +1011,7 @@ class LIF(_LIFLayerBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -1393,6 +1411,7 @@ class AdaptiveLIF(_LIFLayerBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
