@@ -436,38 +436,52 @@ class _LIFCellBase(KerasSpikingCell):
         neuron with the same decay per step and the same steady voltage; an
         adaptive neuron's rate leaves out the adaptation.
         """
+        function, tensors = self._rate_function()
+        return function(inputs, *tensors)
+
+    def _rate_function(self):
+        """The rate as a function of ``(current, *tensors)``, and the tensors
+        (weights and ``dt``) it needs besides the current."""
         a, o = self.arguments, self.options
-        dt = self._dt()
-        tau, r, v_leak = None, a["r"], a["v_leak"]
-        if o.leaky:
-            weight = self._weight(self.tau)
-            if o.integrator == "exact":
-                tau = floor_tau(weight)
-            elif o.integrator == "snntorch":
-                beta = ops.clip(weight, 1e-7, 1 - 1e-7)
-                tau, r = -dt / ops.log(beta), 1 / (1 - beta)
-            else:
-                step = ops.clip(dt * weight, 1e-7, 1 - 1e-7)
-                tau = -dt / ops.log1p(-step)
-        elif o.integrator != "exact":
-            r = r / dt  # a step adds r * I, whatever dt
-        if o.synapse and o.integrator != "exact":
-            weight = self._weight(self.tau_syn)
-            if o.integrator == "snntorch":
-                r = r / (1 - ops.clip(weight, 0.0, 1 - 1e-7))
-            else:
-                r = r / ops.clip(dt * weight, 1e-7, None)
-        return lif_rate(
-            inputs,
-            tau,
-            threshold=self._weight(self.threshold),
-            v_reset=a["v_reset"],
-            v_leak=v_leak,
-            r=r,
-            tau_ref=a["tau_ref"],
-            amplitude=a["amplitude"],
-            sigma=a["sigma"],
-        )
+        leaky = o.leaky
+        synapse = o.synapse and o.integrator != "exact"
+        tensors = [self._dt(), self._weight(self.threshold)]
+        tensors += [self._weight(self.tau)] if leaky else []
+        tensors += [self._weight(self.tau_syn)] if synapse else []
+
+        def rate(current, dt, threshold, *weights):
+            tau, r = None, a["r"]
+            if leaky:
+                weight = weights[0]
+                if o.integrator == "exact":
+                    tau = floor_tau(weight)
+                elif o.integrator == "snntorch":
+                    beta = ops.clip(weight, 1e-7, 1 - 1e-7)
+                    tau, r = -dt / ops.log(beta), 1 / (1 - beta)
+                else:
+                    tau = -dt / ops.log1p(-ops.clip(dt * weight, 1e-7, 1 - 1e-7))
+            elif o.integrator != "exact":
+                r = r / dt  # a step adds r * I, whatever dt
+            if synapse:
+                # the steady current of the peers' synapses, for a constant input
+                weight = weights[-1]
+                if o.integrator == "snntorch":
+                    r = r / (1 - ops.clip(weight, 0.0, 1 - 1e-7))
+                else:
+                    r = r / ops.clip(dt * weight, 1e-7, None)
+            return lif_rate(
+                current,
+                tau,
+                threshold=threshold,
+                v_reset=a["v_reset"],
+                v_leak=a["v_leak"],
+                r=r,
+                tau_ref=a["tau_ref"],
+                amplitude=a["amplitude"],
+                sigma=a["sigma"],
+            )
+
+        return rate, tensors
 
     # --- the two paths ---------------------------------------------------------
 
@@ -545,8 +559,8 @@ class _LIFCellBase(KerasSpikingCell):
             current = current + recurrent_input(
                 before, params["kernel"], params.get("bias")
             )
-        rates = self.rate(current)
-        return ops.stop_gradient(spikes) + (rates - ops.stop_gradient(rates)), final
+        function, tensors = self._rate_function()
+        return sequence.straight_through_of(spikes, function, current, *tensors), final
 
     @property
     def _rate_options(self):
