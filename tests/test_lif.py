@@ -858,3 +858,82 @@ def test_fit(kwargs):
     model.compile(keras.optimizers.Adam(0.01), "mse")
     history = model.fit(x, y, epochs=6, batch_size=16, verbose=0).history["loss"]
     assert np.all(np.isfinite(history)) and history[-1] < history[0]
+
+
+# --- ModelEnergy and the converter ---------------------------------------------------
+
+
+def test_model_energy_counts():
+    inp = keras.Input((None, 10))
+    x = keras.layers.Dense(20)(inp)
+    x = keras_spiking.LIF(name="lif")(x)
+    x = keras_spiking.LIF(recurrent=True, name="recurrent")(x)
+    x = keras_spiking.AdaptiveLIF(name="adaptive")(x)
+    x = keras_spiking.LIFRate(name="rate")(x)
+    energy = keras_spiking.ModelEnergy(keras.Model(inp, x))
+    stats = {layer.name: energy.layer_stats[layer] for layer in energy.model.layers}
+    assert stats["lif"] == {"connections": 0, "neurons": 20, "spiking": True}
+    assert stats["recurrent"] == {"connections": 400, "neurons": 20, "spiking": True}
+    assert stats["adaptive"] == {"connections": 0, "neurons": 20, "spiking": True}
+    assert stats["rate"] == {"connections": 0, "neurons": 20, "spiking": False}
+
+
+def _rate_model(sigma):
+    rng = np.random.default_rng(9)
+    inp = keras.Input((6,))
+    x = keras.layers.Dense(12)(inp)
+    x = keras_spiking.LIFRate(tau=0.02, tau_ref=0.002, amplitude=0.01, sigma=sigma)(x)
+    out = keras.layers.Dense(3)(x)
+    model = keras.Model(inp, out)
+    model.layers[1].set_weights([rng.normal(0, 1, (6, 12)), rng.uniform(1, 2, 12)])
+    return model, rng.uniform(0, 1, (4, 6)).astype(F)
+
+
+def test_convert_rate_model_to_lif():
+    """A model trained with LIFRate converts to LIF neurons with the same rate:
+    with sigma=0 and the exact spike rule, the mean output over 2 s is the rate
+    model's within the count's rounding (one spike in 2 s per neuron)."""
+    model, x = _rate_model(sigma=0.0)
+    want = to_numpy(model(x))
+    spiking = keras_spiking.convert(
+        model, neuron=keras_spiking.LIF(), dt=0.001, output="mean"
+    )
+    lif = [layer for layer in spiking.layers if isinstance(layer, keras_spiking.LIF)]
+    assert len(lif) == 1
+    assert (
+        lif[0].arguments["tau_ref"] == 0.002 and lif[0].arguments["amplitude"] == 0.01
+    )
+    got = to_numpy(spiking(np.repeat(x[:, None], 2000, axis=1)))
+    # one spike more or less per neuron: amplitude / 2 s, times the output weights
+    bound = 0.01 / 2 * np.abs(to_numpy(model.layers[-1].kernel)).sum(0)
+    assert np.all(np.abs(got - want) <= bound)
+
+
+def test_convert_other_neurons():
+    model, _ = _rate_model(sigma=0.05)
+    # without `neuron`, LIFRate is an activation made spiking like any other
+    spiking = keras_spiking.convert(model, dt=0.001)
+    types = [type(layer).__name__ for layer in spiking.layers]
+    assert "SpikingActivation" in types and "LIF" not in types
+    # with it, relu becomes the neuron as it is, unscaled
+    inp = keras.Input((6,))
+    relu_model = keras.Model(inp, keras.layers.Dense(4, activation="relu")(inp))
+    template = keras_spiking.LIF(tau=0.05, spike_rule="step")
+    spiking = keras_spiking.convert(relu_model, neuron=template)
+    layers = [type(layer).__name__ for layer in spiking.layers]
+    assert layers == ["InputLayer", "Dense", "LIF", "TimeReadout"]
+    assert spiking.layers[2].arguments["tau"] == 0.05
+    with pytest.raises(ValueError, match="`neuron` must be None or a spiking layer"):
+        keras_spiking.convert(relu_model, neuron="lif")
+
+
+def test_lif_rate_layer():
+    layer = keras_spiking.LIFRate(tau=0.02, threshold=1.0, amplitude=0.5, sigma=0.0)
+    current = np.array([[0.5, 2.0, 4.0]], F)
+    np.testing.assert_allclose(
+        to_numpy(layer(current)),
+        0.5 * exact_rate(current.astype("float64"), 0.02),
+        rtol=1e-6,
+    )
+    again = keras_spiking.LIFRate.from_config(layer.get_config())
+    assert again.get_config() == layer.get_config()
