@@ -1531,7 +1531,10 @@ class LIFRate(keras.layers.Layer):
 
     def call(self, inputs):
         """The rate of each element of ``inputs``."""
-        a = self.neuron_arguments
+        a = {
+            name: np.asarray(value, "float32") if isinstance(value, list) else value
+            for name, value in self.neuron_arguments.items()
+        }
         return lif_rate(
             inputs,
             a["tau"],
