@@ -13,7 +13,7 @@ backwards over the states entering each step (computed again by the forward
 loop, only when a gradient is asked for), and takes the gradient of one step at
 a time (the same step function, differentiated by TensorFlow inside the loop).
 A neuron trained with its rate's gradient has no gradient through its steps;
-`straight_through` gives it the rate's, computing the rates only for the
+``straight_through`` gives it the rate's, computing the rates only for the
 gradient.
 
 The helpers for reading and writing one step of a sequence follow those of
