@@ -47,6 +47,7 @@ __all__ = [
     "per_step",
     "spiking_sequence",
     "straight_through",
+    "straight_through_of",
     "time_loop_kernels",
     "use_kernels",
 ]
@@ -401,3 +402,30 @@ def neuron_sequence(step, options, inputs, state, params, time_axis=0):
 
     final, counts = ops.scan(one_step, state, _algebra.swap_time(inputs, time_axis))
     return _algebra.swap_time(counts, time_axis), final
+
+
+def straight_through_of(spikes, rate, *arguments):
+    """``spikes`` forward, the gradient of ``rate(*arguments)`` backward.
+
+    The value of `straight_through` with ``rates = rate(*arguments)``; on
+    TensorFlow without a GPU (and within ``use_kernels(True)``), the rates are
+    computed only when a gradient is asked for, so that inference does not pay
+    for them. ``rate`` must depend on nothing but its arguments (tensors).
+
+    Parameters
+    ----------
+    spikes : tensor
+        The forward value.
+    rate : callable
+        The function whose gradient passes through.
+    arguments : tensor
+        Its arguments.
+
+    Returns
+    -------
+    tensor
+    """
+    kernels = backends.neuron_kernels() if _kernels_enabled else None
+    if kernels is not None:
+        return kernels.straight_through(spikes, rate, arguments)
+    return straight_through(spikes, rate(*arguments))

@@ -9,14 +9,18 @@ into one program, so the spikes are the step loop's.
 
 Gradients: TensorFlow cannot differentiate through an XLA-compiled loop, so the
 gradient is back-propagation through time in a second compiled loop, which runs
-backwards over the states the first one kept, and takes the gradient of one step
-at a time (the same step function, differentiated by TensorFlow inside the loop).
-A step with no gradient (e.g. a neuron trained with its rate's gradient, which
-the caller adds outside the loop) keeps no states.
+backwards over the states entering each step (computed again by the forward
+loop, only when a gradient is asked for), and takes the gradient of one step at
+a time (the same step function, differentiated by TensorFlow inside the loop).
+A neuron trained with its rate's gradient has no gradient through its steps;
+``straight_through`` gives it the rate's, computing the rates only for the
+gradient.
 
 The helpers for reading and writing one step of a sequence follow those of
 `keras_spiking.backends.tensorflow_loops`.
 """
+
+import dataclasses
 
 import tensorflow as tf
 from keras import ops
@@ -117,7 +121,11 @@ def _shaped_like(tensors, like):
 
 def neuron_sequence(step, options, inputs, state, params, time_axis):
     """`keras_spiking.sequence.neuron_sequence` as a compiled loop of ``step``,
-    with a compiled backward loop for its gradient."""
+    with a compiled backward loop for its gradient.
+
+    ``options`` is a dataclass whose ``surrogate`` field is None for a step
+    without a gradient (`keras_spiking.functional.LIFOptions`).
+    """
     names, keys = sorted(state), sorted(params)
     dtype = inputs.dtype
     state = {k: tf.convert_to_tensor(state[k], dtype) for k in names}
@@ -141,9 +149,14 @@ def neuron_sequence(step, options, inputs, state, params, time_axis):
         state = dict(zip(names, flat[: len(names)], strict=True))
         params = dict(zip(keys, flat[len(names) :], strict=True))
         unwatched = tf.nest.map_structure(tf.stop_gradient, (inputs, state, params))
-        final, counts, kept = _forward(step, options, *unwatched, time_axis, True)
+        # forward, the surrogate's value is the spike's: leave out its gradient
+        plain = dataclasses.replace(options, surrogate=None)
+        final, counts, _ = _forward(step, plain, *unwatched, time_axis, False)
 
         def gradient(d_counts, *d_final):
+            # the states entering each step, computed again (a forward pass
+            # costs less than keeping them in every call, gradient or not)
+            _, _, kept = _forward(step, options, *unwatched, time_axis, True)
             d_final = {
                 name: tf.zeros_like(state[name]) if d is None else d
                 for name, d in zip(names, d_final, strict=True)
@@ -172,3 +185,27 @@ def neuron_sequence(step, options, inputs, state, params, time_axis):
 
     counts, *final = run(inputs, *(state[k] for k in names), *(params[k] for k in keys))
     return counts, dict(zip(names, final, strict=True))
+
+
+def straight_through(spikes, rate, arguments):
+    """``spikes`` forward, the gradient of ``rate(*arguments)`` backward, the
+    rates computed only for the gradient
+    (`keras_spiking.sequence.straight_through_of`)."""
+
+    @tf.custom_gradient
+    def attach(*arguments):
+        def gradient(d_spikes):
+            with tf.GradientTape() as tape:
+                tape.watch(arguments)
+                rates = rate(*arguments)
+            grads = tape.gradient(
+                rates,
+                list(arguments),
+                output_gradients=d_spikes,
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
+            return tuple(grads)
+
+        return tf.identity(tf.stop_gradient(spikes)), gradient
+
+    return attach(*(tf.convert_to_tensor(a) for a in arguments))

@@ -1,6 +1,6 @@
-"""The maths of the leaky integrate-and-fire neurons, `~keras_spiking.LIFCell` and
-`~keras_spiking.AdaptiveLIFCell`: one step (`lif_step`), and their firing rate
-(`lif_rate`).
+"""The maths of the leaky integrate-and-fire neurons,
+`~keras_spiking.layers.LIFCell` and `~keras_spiking.layers.AdaptiveLIFCell`: one
+step (`lif_step`), and their firing rate (`lif_rate`).
 
 The neuron is NIR's LIF, ``tau dv/dt = (v_leak - v) + r I``, which spikes when
 ``v`` passes ``threshold`` and is then reset; with ``tau_syn`` the input first
@@ -49,7 +49,7 @@ class LIFOptions:
     Parameters
     ----------
     spike_rule : str
-        ``"exact"`` or ``"step"`` (see `keras_spiking.LIF`).
+        ``"exact"`` or ``"step"`` (see `keras_spiking.layers.LIF`).
     integrator : str
         ``"exact"``, ``"snntorch"`` or ``"norse"``.
     reset : str
@@ -67,7 +67,7 @@ class LIFOptions:
     recurrent_bias : bool
         Whether the recurrent input has a bias.
     adaptive : bool
-        Whether the threshold adapts (`keras_spiking.AdaptiveLIF`).
+        Whether the threshold adapts (`keras_spiking.layers.AdaptiveLIF`).
     surrogate : `keras_spiking.surrogates.Surrogate` or None
         The surrogate gradient of the spikes, or None for none (the spikes and
         the new states then carry no gradient at all).
@@ -187,7 +187,7 @@ def lif_rate(
     tau : float or tensor or None
         The membrane time constant, in seconds; None for integrate-and-fire.
     threshold, v_reset, v_leak, r : float or tensor
-        As for `keras_spiking.LIF`.
+        As for `keras_spiking.layers.LIF`.
     tau_ref : float or tensor
         The refractory period, in seconds.
     amplitude : float or tensor

@@ -63,6 +63,7 @@ _LIF_DEFAULTS = {
     "spiking_aware_training": True,
     "detach_reset": True,
     "sigma": 0.02,
+    "trainable_parameters": True,
     "tau_constraint": None,
     "threshold_constraint": None,
     "tau_syn_constraint": None,
@@ -139,7 +140,13 @@ def _check_arguments(owner, arguments, adaptive=False):
     a["integrator"] = _choice(a["integrator"], "integrator", INTEGRATORS)
     a["gradient"] = _choice(a["gradient"], "gradient", GRADIENTS)
     a["surrogate"] = surrogates.get(a["surrogate"])
-    for name in ("reset_delay", "recurrent", "recurrent_bias", "detach_reset"):
+    for name in (
+        "reset_delay",
+        "recurrent",
+        "recurrent_bias",
+        "detach_reset",
+        "trainable_parameters",
+    ):
         a[name] = bool(a[name])
     a["spiking_aware_training"] = bool(a["spiking_aware_training"])
     for name in ("recurrent_initializer", "recurrent_bias_initializer"):
@@ -328,6 +335,7 @@ class _LIFCellBase(KerasSpikingCell):
                         np.asarray(values, "float32")
                     ),
                     constraint=constraint,
+                    trainable=a["trainable_parameters"],
                 ),
             )
         self.threshold = self.add_weight(
@@ -337,6 +345,7 @@ class _LIFCellBase(KerasSpikingCell):
                 _broadcast(a["threshold"], self.size, "threshold").astype("float32")
             ),
             constraint=a["threshold_constraint"],
+            trainable=a["trainable_parameters"],
         )
         self.recurrent_kernel = self.recurrent_bias = None
         if a["recurrent"]:
@@ -427,38 +436,52 @@ class _LIFCellBase(KerasSpikingCell):
         neuron with the same decay per step and the same steady voltage; an
         adaptive neuron's rate leaves out the adaptation.
         """
+        function, tensors = self._rate_function()
+        return function(inputs, *tensors)
+
+    def _rate_function(self):
+        """The rate as a function of ``(current, *tensors)``, and the tensors
+        (weights and ``dt``) it needs besides the current."""
         a, o = self.arguments, self.options
-        dt = self._dt()
-        tau, r, v_leak = None, a["r"], a["v_leak"]
-        if o.leaky:
-            weight = self._weight(self.tau)
-            if o.integrator == "exact":
-                tau = floor_tau(weight)
-            elif o.integrator == "snntorch":
-                beta = ops.clip(weight, 1e-7, 1 - 1e-7)
-                tau, r = -dt / ops.log(beta), 1 / (1 - beta)
-            else:
-                step = ops.clip(dt * weight, 1e-7, 1 - 1e-7)
-                tau = -dt / ops.log1p(-step)
-        elif o.integrator != "exact":
-            r = r / dt  # a step adds r * I, whatever dt
-        if o.synapse and o.integrator != "exact":
-            weight = self._weight(self.tau_syn)
-            if o.integrator == "snntorch":
-                r = r / (1 - ops.clip(weight, 0.0, 1 - 1e-7))
-            else:
-                r = r / ops.clip(dt * weight, 1e-7, None)
-        return lif_rate(
-            inputs,
-            tau,
-            threshold=self._weight(self.threshold),
-            v_reset=a["v_reset"],
-            v_leak=v_leak,
-            r=r,
-            tau_ref=a["tau_ref"],
-            amplitude=a["amplitude"],
-            sigma=a["sigma"],
-        )
+        leaky = o.leaky
+        synapse = o.synapse and o.integrator != "exact"
+        tensors = [self._dt(), self._weight(self.threshold)]
+        tensors += [self._weight(self.tau)] if leaky else []
+        tensors += [self._weight(self.tau_syn)] if synapse else []
+
+        def rate(current, dt, threshold, *weights):
+            tau, r = None, a["r"]
+            if leaky:
+                weight = weights[0]
+                if o.integrator == "exact":
+                    tau = floor_tau(weight)
+                elif o.integrator == "snntorch":
+                    beta = ops.clip(weight, 1e-7, 1 - 1e-7)
+                    tau, r = -dt / ops.log(beta), 1 / (1 - beta)
+                else:
+                    tau = -dt / ops.log1p(-ops.clip(dt * weight, 1e-7, 1 - 1e-7))
+            elif o.integrator != "exact":
+                r = r / dt  # a step adds r * I, whatever dt
+            if synapse:
+                # the steady current of the peers' synapses, for a constant input
+                weight = weights[-1]
+                if o.integrator == "snntorch":
+                    r = r / (1 - ops.clip(weight, 0.0, 1 - 1e-7))
+                else:
+                    r = r / ops.clip(dt * weight, 1e-7, None)
+            return lif_rate(
+                current,
+                tau,
+                threshold=threshold,
+                v_reset=a["v_reset"],
+                v_leak=a["v_leak"],
+                r=r,
+                tau_ref=a["tau_ref"],
+                amplitude=a["amplitude"],
+                sigma=a["sigma"],
+            )
+
+        return rate, tensors
 
     # --- the two paths ---------------------------------------------------------
 
@@ -536,8 +559,8 @@ class _LIFCellBase(KerasSpikingCell):
             current = current + recurrent_input(
                 before, params["kernel"], params.get("bias")
             )
-        rates = self.rate(current)
-        return ops.stop_gradient(spikes) + (rates - ops.stop_gradient(rates)), final
+        function, tensors = self._rate_function()
+        return sequence.straight_through_of(spikes, function, current, *tensors), final
 
     @property
     def _rate_options(self):
@@ -719,6 +742,12 @@ _NEURON_PARAMETERS = """
     sigma : float
         The smoothing of the SoftLIF rate, in units of voltage (0: the exact
         rate, whose gradient is infinite at the threshold).
+    trainable_parameters : bool
+        Whether ``tau``, ``tau_syn`` and ``threshold`` are trainable weights
+        (the recurrent weights always are). An optimizer's step is a step in
+        their own units (seconds, for ``tau``): with a learning rate that is
+        large next to ``tau`` (e.g. Adam at 0.01 and ``tau=0.02``), freeze them
+        or constrain them.
     tau_constraint : ``keras.constraints.Constraint``
         Constraint of the ``tau`` weight.
     threshold_constraint : ``keras.constraints.Constraint``
@@ -869,6 +898,7 @@ class LIFCell(_LIFCellBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -927,6 +957,7 @@ class AdaptiveLIFCell(_LIFCellBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -994,6 +1025,7 @@ class LIF(_LIFLayerBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -1393,6 +1425,7 @@ class AdaptiveLIF(_LIFLayerBase):
         spiking_aware_training=True,
         detach_reset=True,
         sigma=0.02,
+        trainable_parameters=True,
         tau_constraint=None,
         threshold_constraint=None,
         tau_syn_constraint=None,
@@ -1498,7 +1531,10 @@ class LIFRate(keras.layers.Layer):
 
     def call(self, inputs):
         """The rate of each element of ``inputs``."""
-        a = self.neuron_arguments
+        a = {
+            name: np.asarray(value, "float32") if isinstance(value, list) else value
+            for name, value in self.neuron_arguments.items()
+        }
         return lif_rate(
             inputs,
             a["tau"],
