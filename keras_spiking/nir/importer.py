@@ -234,7 +234,9 @@ class Importer:
             tensor = keras.Input((None, *keras_shape), name=_layer_name(name))
             inputs.append(tensor)
             self.tensors[name] = Tensor(
-                tensor, layout.standard_order(keras_shape), keras_shape
+                tensor,
+                layout.standard_order(keras_shape, layout.channels_last()),
+                keras_shape,
             )
         for name in self.order:
             if name in self.tensors:
@@ -603,7 +605,9 @@ def _zero_padding(name, x, padding, rank):
     wrapped = BatchedTimeDistributed(inner, name=_layer_name(name + "_padding"))
     tensor = wrapped(x.tensor)
     keras_shape = tuple(int(n) for n in tensor.shape[2:])
-    return Tensor(tensor, layout.standard_order(keras_shape), keras_shape)
+    return Tensor(
+        tensor, layout.standard_order(keras_shape, layout.channels_last()), keras_shape
+    )
 
 
 def _read_conv(importer, name, node, x, rank):
@@ -647,7 +651,12 @@ def _read_conv(importer, name, node, x, rank):
     keras_shape = tuple(int(n) for n in tensor.shape[2:])
     importer._layers_of[name] = (layer, weights)
     importer.set_weights(lambda: layer.set_weights(weights))
-    return Tensor(tensor, layout.standard_order(keras_shape), keras_shape, name)
+    return Tensor(
+        tensor,
+        layout.standard_order(keras_shape, layout.channels_last()),
+        keras_shape,
+        name,
+    )
 
 
 @Importer.register_node(nir.Conv1d)
@@ -675,7 +684,9 @@ def _read_pool(importer, name, node, x, total):
             float(kernel[0] * kernel[1]), name=_layer_name(name + "_sum")
         )(tensor)
     keras_shape = tuple(int(n) for n in tensor.shape[2:])
-    return Tensor(tensor, layout.standard_order(keras_shape), keras_shape)
+    return Tensor(
+        tensor, layout.standard_order(keras_shape, layout.channels_last()), keras_shape
+    )
 
 
 @Importer.register_node(nir.AvgPool2d)
