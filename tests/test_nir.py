@@ -288,6 +288,52 @@ def test_alpha_as_cubali(tmp_path):
     assert isinstance(bare.layers[-1], keras_spiking.Alpha)
 
 
+def test_conv1d_and_sum_pool(tmp_path):
+    """Conv1D both ways; SumPool2d and a padded convolution read."""
+    model = sequential(
+        BatchedTimeDistributed(keras.layers.Conv1D(3, 3, padding="same"), name="conv"),
+        keras_spiking.LIF(tau=0.01, dt=DT, name="lif"),
+        shape=(7, 2),
+    )
+    graph = knir.to_nir(model)
+    assert isinstance(graph.nodes["conv"], nir.Conv1d)
+    new = knir.from_nir(write_and_read(graph, tmp_path), dt=DT)
+    x = spike_input((7, 2), steps=30) * 40
+    assert np.array_equal(run(new, x), run(model, x))
+
+    conv = nir.Conv2d(
+        input_shape=(4, 4),
+        weight=np.ones((1, 1, 3, 3), "float32"),
+        stride=1,
+        padding=(2, 2),
+        dilation=1,
+        groups=1,
+        bias=np.zeros(1, "float32"),
+    )
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([1, 4, 4])),
+            "conv": conv,
+            "pool": nir.SumPool2d(
+                kernel_size=np.array([2, 2]),
+                stride=np.array([2, 2]),
+                padding=np.array([0, 0]),
+            ),
+            "output": nir.Output(output_type=np.array([1, 3, 3])),
+        },
+        edges=[("input", "conv"), ("conv", "pool"), ("pool", "output")],
+        type_check=False,
+    )
+    model = knir.from_nir(graph, dt=DT)
+    x = np.ones((1, 1, 4, 4, 1), "float32")
+    # a 3x3 sum with 2 zeros of padding on each side, then sums of 2x2
+    conv_out = np.array([[1, 2, 3, 3, 2, 1]], "float32").T @ np.array(
+        [[1, 2, 3, 3, 2, 1]], "float32"
+    )
+    expected = conv_out.reshape(3, 2, 3, 2).sum(axis=(1, 3))
+    np.testing.assert_array_equal(run(model, x)[0, 0, :, :, 0], expected)
+
+
 def test_imported_model_saves(tmp_path, round_trip):
     model, _, path, x, expected = round_trip
     new = knir.from_nir(path, dt=DT)
