@@ -22,8 +22,10 @@ setup(
         "tensorflow": ["tensorflow>=2.16"],
         "jax": ["jax>=0.4.20"],
         "torch": ["torch>=2.1"],
+        # keras_spiking.nir: NIR export and import (nir 1.0.8's format and rules)
+        "nir": ["nir==1.0.8"],
         # No backend here: install the tests extra together with a backend's.
-        "tests": ["pytest>=7", "pytest-xdist>=3", "h5py", "scikit-learn"],
+        "tests": ["pytest>=7", "pytest-xdist>=3", "h5py", "scikit-learn", "nir==1.0.8"],
         "examples": ["scikit-learn", "matplotlib"],
         "docs": [
             "sphinx>=7",
@@ -32,6 +34,7 @@ setup(
             "furo",
             "sphinx-mathjax-offline",
             "ipykernel",
+            "nir==1.0.8",
             "scikit-learn",
             "matplotlib",
         ],

@@ -13,6 +13,17 @@ ratios. Workloads (inputs batch-major, float32, 1000 Hz-scale rates):
 Paths: ``step`` is the ``keras.layers.RNN`` step loop (``step_loop=True``),
 ``sequence`` the whole-sequence path (``step_loop=False``).
 
+Neurons: ``LIF`` is the discrete LIF (``spike_rule="step"``, ``tau`` 20 ms, spikes
+of 1, trained with the surrogate gradient on W3) and ``LIF-exact`` the default
+LIF (exact spike rule, rate gradient), on input currents from -1 to 2 (the
+threshold is 1). In the same run, ``snntorch.Leaky`` (``beta = exp(-dt/tau)``,
+its input scaled by ``1 - beta`` so that its voltage matches) and
+``norse.LIFBoxCell`` (``tau_mem_inv = 1/tau``) run the same shapes in a Python
+loop over the steps, as their users do (under ``torch.no_grad()`` for
+inference; W3 is ``Linear(256)`` then the neuron, an MSE loss and an SGD step,
+with their default surrogates). They need an interpreter with torch, snntorch
+and norse (``--python peers=PATH``); without one their rows say so.
+
 ``--stress`` instead counts, for the spiking function, the spikes that move
 against a float32 numpy step loop and against a float64 computation of the same
 sums, per 10**6 elements, and the neurons whose spike totals differ from them
@@ -32,7 +43,8 @@ import time
 import numpy as np
 
 WORKLOADS = {"W1": (32, 1000, 1024), "W2": (1, 10000, 128), "W3": (32, 100, 256)}
-LAYERS = ("SpikingActivation", "Lowpass", "Alpha")
+LAYERS = ("SpikingActivation", "Lowpass", "Alpha", "LIF", "LIF-exact")
+PEERS = ("snntorch.Leaky", "norse.LIFBoxCell")
 BACKENDS = ("tensorflow", "jax", "torch")
 TAU, DT = 0.01, 0.001
 
@@ -140,8 +152,14 @@ class _Backend:
 
 
 def _layer(keras_spiking, name, step_loop):
-    cls = getattr(keras_spiking, name)
     kwargs = {"dt": DT, "step_loop": step_loop}
+    if name == "LIF":
+        return keras_spiking.LIF(
+            TAU, spike_rule="step", gradient="surrogate", amplitude=DT, **kwargs
+        )
+    if name == "LIF-exact":
+        return keras_spiking.LIF(TAU, amplitude=DT, **kwargs)
+    cls = getattr(keras_spiking, name)
     if name == "SpikingActivation":
         return cls("relu", seed=0, **kwargs)
     return cls(TAU, **kwargs)
@@ -155,6 +173,8 @@ def measure(name, workload, path, repeats):
 
     shape = WORKLOADS[workload]
     data = _inputs(shape)
+    if name.startswith("LIF"):
+        data = data / 500  # currents from -1 to 2
     out = np.empty_like(data)
     floor = _median_time(lambda: np.multiply(data, 2, out=out), 20, lambda _: None)
     result = {
@@ -200,6 +220,84 @@ def measure(name, workload, path, repeats):
         result["device_floor_s"] = backend.device_floor(x)
         result["peak_device_bytes"] = backend.peak_device_bytes()
     return result
+
+
+def measure_peer(name, workload, repeats):
+    """Time snnTorch's ``Leaky`` or Norse's ``LIFBoxCell`` on a workload, in a
+    Python loop over the steps (CPU); return a dict."""
+    import torch
+
+    shape = WORKLOADS[workload]
+    data = _inputs(shape) / 500
+    out = np.empty_like(data)
+    floor = _median_time(lambda: np.multiply(data, 2, out=out), 20, lambda _: None)
+    beta = float(np.exp(-DT / TAU))
+    if name == "snntorch.Leaky":
+        import snntorch
+
+        def make():
+            return snntorch.Leaky(beta=beta)
+
+        def run(cell, x):
+            mem, spikes = cell.init_leaky(), []
+            for t in range(x.shape[1]):
+                spike, mem = cell(x[:, t], mem)
+                spikes.append(spike)
+            return torch.stack(spikes, 1)
+
+        data = data * (1 - beta)
+    else:
+        from norse.torch import LIFBoxCell
+        from norse.torch.functional.lif_box import LIFBoxParameters
+
+        def make():
+            parameters = LIFBoxParameters(tau_mem_inv=torch.as_tensor(1 / TAU))
+            return LIFBoxCell(parameters, dt=DT)
+
+        def run(cell, x):
+            state, spikes = None, []
+            for t in range(x.shape[1]):
+                spike, state = cell(x[:, t], state)
+                spikes.append(spike)
+            return torch.stack(spikes, 1)
+
+    x = torch.from_numpy(data)
+    cell = make()
+    before = _rss_bytes()
+    if workload == "W3":
+        linear = torch.nn.Linear(shape[-1], shape[-1])
+        optimizer = torch.optim.SGD(
+            list(linear.parameters()) + list(cell.parameters()), lr=0.01
+        )
+        target = torch.zeros_like(x)
+
+        def train_step():
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(run(cell, linear(x)), target)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        seconds = _median_time(train_step, repeats, lambda _: None)
+    else:
+
+        def infer():
+            with torch.no_grad():
+                return run(cell, x)
+
+        seconds = _median_time(infer, repeats, lambda _: None)
+    return {
+        "backend": "torch",
+        "device": "cpu",
+        "layer": name,
+        "workload": workload,
+        "path": "step",
+        "numpy_floor_s": floor,
+        "seconds": seconds,
+        "ratio_to_floor": seconds / floor,
+        "peak_extra_bytes": _rss_bytes() - before,
+        "input_bytes": data.nbytes,
+    }
 
 
 def _step_loop32(increments, voltage):
@@ -316,18 +414,22 @@ def compile_time(parts):
 
 
 def _child(args):
+    # time the checkout this file is in, whatever version is installed
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if args.stress:
         print(json.dumps({"backend": os.environ["KERAS_BACKEND"], "stress": stress()}))
     elif args.compile_time:
         print(json.dumps(compile_time(args.compile_time)))
+    elif args.layer in PEERS:
+        print(json.dumps(measure_peer(args.layer, args.workload, args.repeats)))
     else:
         print(json.dumps(measure(args.layer, args.workload, args.path, args.repeats)))
 
 
-def _spawn(backend, extra):
+def _spawn(backend, extra, python=None):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run(
-        [sys.executable, __file__, "--child", *extra],
+        [python or sys.executable, __file__, "--child", *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -335,7 +437,8 @@ def _spawn(backend, extra):
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
-        return {"backend": backend, "error": done.stderr.strip().splitlines()[-1:]}
+        error = done.stderr.strip().splitlines()[-1:]
+        return {"backend": backend, "error": error, "arguments": extra}
     return json.loads(lines[-1])
 
 
@@ -345,9 +448,11 @@ def _print_table(results):
         "| speed-up | step / floor | sequence / floor | sequence peak extra / input |"
     )
     print("|" + "---|" * 10)
-    keys = sorted(
-        {(r["backend"], r["workload"], r["layer"]) for r in results if "layer" in r}
-    )
+    for r in results:
+        if "error" in r:
+            print(f"error: {r}")
+    results = [r for r in results if "seconds" in r]
+    keys = sorted({(r["backend"], r["workload"], r["layer"]) for r in results})
     for key in keys:
         by_path = {
             r["path"]: r
@@ -355,7 +460,16 @@ def _print_table(results):
             if (r["backend"], r["workload"], r["layer"]) == key
         }
         step, seq = by_path.get("step", {}), by_path.get("sequence", {})
-        if "seconds" not in step or "seconds" not in seq:
+        if key[2] in PEERS and "seconds" in step:
+            cells = [
+                f"{step['seconds'] * 1e3:.2f}",
+                "(one path)",
+                "",
+                f"{step['ratio_to_floor']:.0f}",
+                "",
+                "",
+            ]
+        elif "seconds" not in step or "seconds" not in seq:
             cells = [f"{step.get('seconds', float('nan')) * 1e3:.2f}", "n/a"] + [""] * 4
         else:
             cells = [
@@ -394,6 +508,21 @@ def main():
         "Dense layers alone) with and without jit_compile",
     )
     parser.add_argument("--json", help="also write the raw results to this file")
+    parser.add_argument(
+        "--python",
+        nargs="+",
+        default=[],
+        metavar="NAME=PATH",
+        help="the interpreter for a backend (tensorflow, jax, torch) or for the "
+        "peers (peers); default: this one",
+    )
+    parser.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time snnTorch's Leaky and Norse's LIFBoxCell (when a LIF "
+        "layer is timed)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -402,14 +531,19 @@ def main():
         args.workload = args.workload[0]
         _child(args)
         return
+    pythons = dict(item.split("=", 1) for item in args.python)
     results = []
     for backend in args.backend:
         if args.stress:
-            results.append(_spawn(backend, ["--stress"]))
+            results.append(_spawn(backend, ["--stress"], pythons.get(backend)))
             print(json.dumps(results[-1], indent=1), flush=True)
             continue
         if args.compile_time:
-            results.append(_spawn(backend, ["--compile-time", args.compile_time]))
+            results.append(
+                _spawn(
+                    backend, ["--compile-time", args.compile_time], pythons.get(backend)
+                )
+            )
             print(json.dumps(results[-1]), flush=True)
             continue
         for workload in args.workload:
@@ -417,8 +551,16 @@ def main():
                 for path in ("step", "sequence"):
                     extra = ["--layer", layer, "--workload", workload, "--path", path]
                     extra += ["--repeats", str(args.repeats)]
-                    results.append(_spawn(backend, extra))
+                    results.append(_spawn(backend, extra, pythons.get(backend)))
                     print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    if args.peers and not args.stress and any(n.startswith("LIF") for n in args.layer):
+        for workload in args.workload:
+            for peer in PEERS:
+                extra = ["--layer", peer, "--workload", workload]
+                extra += ["--repeats", str(args.repeats)]
+                python = pythons.get("peers", pythons.get("torch"))
+                results.append(_spawn("torch", extra, python))
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=1)

@@ -50,6 +50,8 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
+    # figures drawn by code in the pages (docs/neurons.rst), when the docs build
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".ipynb": "myst-nb"}
@@ -104,6 +106,13 @@ keras_spiking.default.dt = 0.001
 keras.backend.clear_session()
 """
 doctest_test_doctest_blocks = "default"
+
+# -- plot directive (figures drawn in the pages) ---------------------------------
+
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
+plot_include_source = False
 
 # -- myst-nb (notebooks) -------------------------------------------------------
 

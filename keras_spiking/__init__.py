@@ -7,14 +7,20 @@ from keras_spiking import (
     functional,
     regularizers,
     sequence,
+    surrogates,
 )
 from keras_spiking.config import default
 from keras_spiking.converter import Converter, convert
 from keras_spiking.layers import (
+    LIF,
+    AdaptiveLIF,
+    AdaptiveLIFCell,
     Alpha,
     AlphaCell,
     KerasSpikingCell,
     KerasSpikingLayer,
+    LIFCell,
+    LIFRate,
     Lowpass,
     LowpassCell,
     SpikingActivation,

@@ -84,3 +84,45 @@ def nodes_in_model(model, reader):
         layer: [node for node in applications(layer) if id(node) in found]
         for layer in model.layers
     }
+
+
+def ordered_nodes(model, reader):
+    """The nodes of a model's graph, each after the nodes that produce its inputs.
+
+    Parameters
+    ----------
+    model : ``keras.Model``
+        A built functional or ``Sequential`` model.
+    reader : str
+        What reads the graph, for the error message of `model_ends`.
+
+    Returns
+    -------
+    inputs : list
+        The model's input tensors.
+    nodes : list
+        The applications of layers between the inputs and the outputs (not the
+        input layers' own nodes), in an order in which each node's inputs are
+        model inputs or outputs of earlier nodes.
+    outputs : list
+        The model's output tensors.
+    """
+    inputs, outputs = model_ends(model, reader)
+    input_ids = {id(tensor) for tensor in inputs}
+    order, done = [], set()
+    stack = [(tensor, False) for tensor in reversed(outputs)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if id(tensor) in input_ids:
+            continue
+        node = producer(tensor)
+        if id(node) in done:
+            continue
+        if expanded:
+            done.add(id(node))
+            if not node.is_input:
+                order.append(node)
+            continue
+        stack.append((tensor, True))
+        stack.extend((t, False) for t in reversed(node.input_tensors))
+    return inputs, order, outputs

@@ -20,7 +20,7 @@ from keras_spiking._activations import activation_name, is_linear
 from keras_spiking._arguments import check_flag
 from keras_spiking._dt import checked_dt_value, dt_argument
 from keras_spiking._saving import register
-from keras_spiking.layers import Lowpass, SpikingActivation
+from keras_spiking.layers import KerasSpikingLayer, LIFRate, Lowpass, SpikingActivation
 from keras_spiking.model_energy import ModelEnergy, global_average_stats
 
 OUTPUT_MODES = ("mean", "last", "sequence")
@@ -279,6 +279,16 @@ class Converter:
         only user of its output) is folded into that layer's kernel and bias. Any
         other ``BatchNormalization`` layer (or all of them, if False) is kept,
         applied at each step with its moving statistics.
+    neuron : `.KerasSpikingLayer`, optional
+        The spiking neurons to use instead of `.SpikingActivation`: a layer (e.g.
+        ``keras_spiking.LIF(tau=0.02)``) of which each swapped nonlinearity gets a
+        copy (its config, with a new name, and the converter's ``dt`` if given).
+        An `.LIFRate` activation becomes the neuron with the rate's parameters
+        (``tau``, ``threshold``, ``amplitude``, ...), so a model trained with
+        `.LIFRate` converts to `.LIF` neurons whose firing rate is the one it was
+        trained with (exactly, with ``spike_rule="exact"``, as ``sigma`` goes to
+        0); any other activation gets the neuron as it is, whose rate is then
+        not that activation. ``scale_firing_rates`` defaults to 1 here.
 
     Notes
     -----
@@ -328,7 +338,13 @@ class Converter:
         output="mean",
         max_to_avg_pool=False,
         fold_batch_norm=True,
+        neuron=None,
     ):
+        if neuron is not None and not isinstance(neuron, KerasSpikingLayer):
+            raise ValueError(
+                f"`neuron` must be None or a spiking layer to copy, such as "
+                f"`keras_spiking.LIF()`; got neuron={neuron!r}."
+            )
         if output not in OUTPUT_MODES:
             raise ValueError(
                 f"`output` must be one of {', '.join(map(repr, OUTPUT_MODES))}; got "
@@ -359,6 +375,7 @@ class Converter:
         self.output = output
         self.max_to_avg_pool = check_flag(max_to_avg_pool, "max_to_avg_pool")
         self.fold_batch_norm = check_flag(fold_batch_norm, "fold_batch_norm")
+        self.neuron = neuron
 
     # --- the rule registry --------------------------------------------------------
 
@@ -714,15 +731,18 @@ class Converter:
 
         scale = self._scale(activation)
         x = self._true(inputs, name, extra=scale)
-        x = SpikingActivation(
-            _copy(activation)
-            if isinstance(activation, keras.layers.Layer)
-            else activation,
-            dt=self.dt,
-            seed=self._next_seed(),
-            spiking_aware_training=self.spiking_aware_training,
-            name=self._unique(name),
-        )(x)
+        if self.neuron is not None:
+            x = self._neuron(activation, self._unique(name))(x)
+        else:
+            x = SpikingActivation(
+                _copy(activation)
+                if isinstance(activation, keras.layers.Layer)
+                else activation,
+                dt=self.dt,
+                seed=self._next_seed(),
+                spiking_aware_training=self.spiking_aware_training,
+                name=self._unique(name),
+            )(x)
         if self.synapse is not None:
             x = Lowpass(self.synapse, dt=self.dt, name=self._unique(f"{name}_synapse"))(
                 x
@@ -737,11 +757,20 @@ class Converter:
             return name not in NOT_ELEMENTWISE
         return name in self.swap_activations
 
+    def _neuron(self, activation, name):
+        """A copy of the ``neuron`` layer, with the parameters of an `.LIFRate`."""
+        config = {**self.neuron.get_config(), "name": name}
+        if isinstance(activation, LIFRate):
+            config.update(activation.neuron_arguments)
+        if self.dt is not None:
+            config["dt"] = self.dt
+        return type(self.neuron).from_config(config)
+
     def _scale(self, activation):
         """The factor ``scale_firing_rates`` gives for this activation."""
         if self.scale_firing_rates is not None:
             return float(self.scale_firing_rates)
-        if not _is_homogeneous(activation):
+        if self.neuron is not None or not _is_homogeneous(activation):
             return 1.0
         return 1 / checked_dt_value(self.dt)
 
@@ -806,7 +835,7 @@ def _convert_weighted(converter, layer, inputs):
     return converter.nonlinearity(x, layer.activation, name=f"{layer.name}_activation")
 
 
-@_builtin(keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU)
+@_builtin(keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU, LIFRate)
 def _convert_activation(converter, layer, inputs):
     activation = (
         layer.activation if isinstance(layer, keras.layers.Activation) else layer
@@ -1017,6 +1046,7 @@ def convert(
     output="mean",
     max_to_avg_pool=False,
     fold_batch_norm=True,
+    neuron=None,
 ):
     """Convert a trained Keras model into a spiking model.
 
@@ -1057,6 +1087,10 @@ def convert(
     fold_batch_norm : bool
         Fold ``BatchNormalization`` into the ``Dense`` or ``Conv`` layer before
         it, where possible (else keep it, applied at each step).
+    neuron : `.KerasSpikingLayer`, optional
+        Spiking neurons to use instead of `.SpikingActivation` (e.g.
+        ``keras_spiking.LIF()``): each `.LIFRate` becomes one with the rate's
+        parameters.
 
     Returns
     -------
@@ -1085,4 +1119,5 @@ def convert(
         output=output,
         max_to_avg_pool=max_to_avg_pool,
         fold_batch_norm=fold_batch_norm,
+        neuron=neuron,
     ).convert(model)

@@ -123,8 +123,10 @@ class ModelEnergy:
     cuts short at an edge counts in full); a ``TimeDistributed`` layer counts
     what its inner layer does in one time step. Neurons are the output elements
     of a ``Dense`` or convolution whose activation is not linear, of an
-    ``Activation``, ``ReLU`` or ``LeakyReLU`` layer, and the per-step input
-    elements of a ``SpikingActivation``. An axis of unknown length right after
+    ``Activation``, ``ReLU``, ``LeakyReLU`` or ``LIFRate`` layer, and the per-step
+    input elements of a ``SpikingActivation``, ``LIF`` or ``AdaptiveLIF`` (a
+    recurrent ``LIF`` of ``N`` neurons also makes ``N * N`` connections, costed
+    at its input's rate). An axis of unknown length right after
     the batch axis is taken to be time and counted once (a per-step figure);
     any other axis of unknown length is an error. Layers that only move data
     (``InputLayer``, ``Reshape``, ``Flatten``, ``Dropout``, ``Add`` and
@@ -1251,3 +1253,19 @@ def _spiking_activation_stats(node):
 # see "Synaptic filters" in ModelEnergy's docstring
 for _layer_type in (spiking_layers.Lowpass, spiking_layers.Alpha):
     ModelEnergy.register_layer(_layer_type)(_zero_stats)
+
+
+@ModelEnergy.register_layer(spiking_layers.LIF)
+@ModelEnergy.register_layer(spiking_layers.AdaptiveLIF)
+def _lif_stats(node):
+    """LIF neurons: one neuron update per neuron per step; a recurrent layer also
+    makes ``N * N`` connections, from its ``N`` neurons' spikes to each other
+    (costed, like every connection of a layer, at the layer's input rate)."""
+    stats = _spiking_activation_stats(node)
+    if node.operation.arguments["recurrent"]:
+        stats["connections"] = stats["neurons"] ** 2
+    return stats
+
+
+# the firing rate of LIF neurons, as an activation: non-spiking neurons
+ModelEnergy.register_layer(spiking_layers.LIFRate)(_activation_stats)

@@ -43,9 +43,11 @@ __all__ = [
     "layer_path",
     "linear_sequence",
     "lowpass_sequence",
+    "neuron_sequence",
     "per_step",
     "spiking_sequence",
     "straight_through",
+    "straight_through_of",
     "time_loop_kernels",
     "use_kernels",
 ]
@@ -109,7 +111,7 @@ def time_loop_kernels():
     return backends.time_loop_kernels() if _kernels_enabled else None
 
 
-def layer_path(step_loop, step_elements, unroll=False, masked=False):
+def layer_path(step_loop, step_elements, unroll=False, masked=False, blocked=True):
     """Whether a layer runs its cell in a step loop or on the whole sequence.
 
     Parameters
@@ -124,6 +126,10 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False):
         Whether the layer unrolls its loop (only the step loop can).
     masked : bool
         Whether the input is masked (only the step loop holds masked steps).
+    blocked : bool
+        Whether the cell has a blocked whole-sequence form. Neurons with a reset
+        (`.LIF`) have none: their whole sequence is a backend's compiled loop
+        (`neuron_sequence`), or else the step loop.
 
     Returns
     -------
@@ -141,6 +147,8 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False):
         return False
     if time_loop_kernels() is not None:
         return False
+    if not blocked:
+        return True
     if backends.step_loop_is_faster():
         return True
     return (step_elements or 1) > SEQUENCE_MAX_STEP_SIZE
@@ -379,3 +387,82 @@ def alpha_sequence(inputs, states, ad, bd, time_axis=0):
     step = _arguments.check_sequence("alpha_sequence", inputs, states, time_axis, 2)
     _arguments.check_coefficients(ad, bd, 2, step, "alpha_sequence")
     return linear_sequence(inputs, tuple(states), ad, bd, time_axis)
+
+
+def neuron_sequence(step, options, inputs, state, params, time_axis=0):
+    """Neurons with a reset (`.LIF`) over a whole sequence: ``step`` at every step.
+
+    There is no blocked form (the reset is not linear), so the steps run one after
+    another: in a compiled loop on TensorFlow without a GPU
+    (`keras_spiking.backends.tensorflow_neurons`, also inside
+    ``use_kernels(True)`` only), else in ``keras.ops.scan``.
+
+    Parameters
+    ----------
+    step : callable
+        ``step(options, x, state, params) -> (counts, state)``, e.g.
+        `keras_spiking.functional.lif_step`.
+    options : hashable
+        Passed to ``step`` (e.g. a `keras_spiking.functional.LIFOptions`).
+    inputs : tensor
+        ``(time, batch, *size)`` (or ``(batch, time, *size)`` with
+        ``time_axis=1``).
+    state : dict of tensor
+        The states before the first step, each ``(batch, *size)``.
+    params : dict of tensor
+        Passed to ``step``.
+    time_axis : {0, 1}
+        The time axis of ``inputs`` and of the returned counts.
+
+    Returns
+    -------
+    counts : tensor
+        The first output of ``step`` at every step, shaped like ``inputs``.
+    state : dict of tensor
+        The states after the last step.
+
+    Notes
+    -----
+    Gradients are those of the step, back-propagated through time (on
+    TensorFlow's compiled loop, by a second compiled loop that runs backwards).
+    """
+    inputs = ops.convert_to_tensor(inputs)
+    kernels = backends.neuron_kernels() if _kernels_enabled else None
+    if kernels is not None:
+        return kernels.neuron_sequence(step, options, inputs, state, params, time_axis)
+    if inputs.shape[time_axis] == 0:
+        return inputs, state
+
+    def one_step(state, x):
+        counts, state = step(options, x, state, params)
+        return state, counts
+
+    final, counts = ops.scan(one_step, state, _algebra.swap_time(inputs, time_axis))
+    return _algebra.swap_time(counts, time_axis), final
+
+
+def straight_through_of(spikes, rate, *arguments):
+    """``spikes`` forward, the gradient of ``rate(*arguments)`` backward.
+
+    The value of `straight_through` with ``rates = rate(*arguments)``; on
+    TensorFlow without a GPU (and within ``use_kernels(True)``), the rates are
+    computed only when a gradient is asked for, so that inference does not pay
+    for them. ``rate`` must depend on nothing but its arguments (tensors).
+
+    Parameters
+    ----------
+    spikes : tensor
+        The forward value.
+    rate : callable
+        The function whose gradient passes through.
+    arguments : tensor
+        Its arguments.
+
+    Returns
+    -------
+    tensor
+    """
+    kernels = backends.neuron_kernels() if _kernels_enabled else None
+    if kernels is not None:
+        return kernels.straight_through(spikes, rate, arguments)
+    return straight_through(spikes, rate(*arguments))

@@ -813,6 +813,8 @@ OWN_LAYERS = {
     ),
     keras_spiking.Lowpass: lambda **kw: keras_spiking.Lowpass(0.01, **kw),
     keras_spiking.Alpha: lambda **kw: keras_spiking.Alpha(0.01, **kw),
+    keras_spiking.LIF: lambda **kw: keras_spiking.LIF(**kw),
+    keras_spiking.AdaptiveLIF: lambda **kw: keras_spiking.AdaptiveLIF(**kw),
 }
 
 
@@ -838,8 +840,9 @@ def test_own_layers_never_warn(layer_type, options):
     with own_warnings_as_errors():
         energy = ModelEnergy(model)
         energy.summary_string()
-    # SpikingActivation: a neuron per element of a step; filters count zero
-    neurons = 6 if layer_type is keras_spiking.SpikingActivation else 0
+    # neurons: one per element of a step; filters count zero
+    filters = (keras_spiking.Lowpass, keras_spiking.Alpha)
+    neurons = 0 if layer_type in filters else 6
     assert energy.layer_stats[layer] == stats(0, neurons, True)
 
 

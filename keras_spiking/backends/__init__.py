@@ -24,6 +24,8 @@ per backend, each with the same names (the layout of Keras's own
   tracing the running code;
 - ``outside_python_compiler(function)``: ``function``, made to run as it is where
   such a compiler traces its caller (elsewhere ``function`` itself).
+- ``neuron_kernels()`` (here only): a module with ``neuron_sequence``, the
+  compiled loop of a neuron with a reset, where the backend has one.
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
@@ -87,3 +89,14 @@ def under_python_compiler():
 def outside_python_compiler(function):
     """``function``, run as it is where a compiler traces its caller's Python."""
     return current().outside_python_compiler(function)
+
+
+def neuron_kernels():
+    """The backend's compiled loop for neurons with a reset (`.LIF`), or None.
+
+    On TensorFlow, where it has time-loop kernels (no GPU),
+    `keras_spiking.backends.tensorflow_neurons`; elsewhere None.
+    """
+    if keras.backend.backend() != "tensorflow" or time_loop_kernels() is None:
+        return None
+    return importlib.import_module(f"{__name__}.tensorflow_neurons")

@@ -111,15 +111,15 @@ def _frac(x):
 def spiking_blocks(rates, voltage, dt, scan=False):
     """`spiking_step` over a whole time-major sequence of rates, in blocks.
 
-    The sequence is cut into blocks of `~keras_spiking.sequence.BLOCK` steps. Within a block the steps
-    are `integrate`'s, for all blocks at once. The voltage entering each later
-    block is computed from the exact sums of the increments before it (a part on a
-    grid that float32 adds without rounding, plus a small remainder). Where a
-    block's own float32 steps end on the other side of a whole number from the
-    exact sums (a spike one of them emits and the other does not, at a near-tie),
-    the spike is carried across the boundary (`_carry_across`), so that no spike is
-    lost or emitted twice: each neuron's spike total and final voltage add up to
-    its initial voltage and the exact sum of its increments.
+    The sequence is cut into blocks of `~keras_spiking.sequence.BLOCK` steps. Within
+    a block the steps are `integrate`'s, for all blocks at once. The voltage
+    entering each later block is computed from the exact sums of the increments
+    before it (a part on a grid that float32 adds without rounding, plus a small
+    remainder). Where a block's own float32 steps end on the other side of a whole
+    number from the exact sums (a spike one of them emits and the other does not, at
+    a near-tie), the spike is carried across the boundary (`_carry_across`), so that
+    no spike is lost or emitted twice: each neuron's spike total and final voltage
+    add up to its initial voltage and the exact sum of its increments.
 
     Parameters
     ----------

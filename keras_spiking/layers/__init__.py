@@ -9,8 +9,9 @@ whole-sequence forms of `keras_spiking.sequence`, or step by step in a
 
 The package has one module per family, each cell beside its layer:
 ``base`` (`KerasSpikingCell`, `KerasSpikingLayer`), ``spiking``
-(`SpikingActivationCell`, `SpikingActivation`) and ``filters`` (`LowpassCell`,
-`Lowpass`, `AlphaCell`, `Alpha`). Every public name is importable from
+(`SpikingActivationCell`, `SpikingActivation`), ``filters`` (`LowpassCell`,
+`Lowpass`, `AlphaCell`, `Alpha`) and ``lif`` (`LIFCell`, `LIF`,
+`AdaptiveLIFCell`, `AdaptiveLIF`, `LIFRate`). Every public name is importable from
 ``keras_spiking.layers`` itself.
 """
 
@@ -18,6 +19,13 @@ from keras_spiking._dt import MAX_DT, MIN_DT, check_dt, is_variable
 from keras_spiking.functional.filters import MIN_TAU
 from keras_spiking.layers.base import KerasSpikingCell, KerasSpikingLayer
 from keras_spiking.layers.filters import Alpha, AlphaCell, Lowpass, LowpassCell
+from keras_spiking.layers.lif import (
+    LIF,
+    AdaptiveLIF,
+    AdaptiveLIFCell,
+    LIFCell,
+    LIFRate,
+)
 from keras_spiking.layers.spiking import (
     SEED_RANGE,
     SpikingActivation,
@@ -31,10 +39,15 @@ __all__ = [
     "MIN_TAU",
     "SEED_RANGE",
     "SEQUENCE_MAX_STEP_SIZE",
+    "LIF",
+    "AdaptiveLIF",
+    "AdaptiveLIFCell",
     "Alpha",
     "AlphaCell",
     "KerasSpikingCell",
     "KerasSpikingLayer",
+    "LIFCell",
+    "LIFRate",
     "Lowpass",
     "LowpassCell",
     "SpikingActivation",
