@@ -209,6 +209,47 @@ def test_seeded_initial_voltage_is_tensorflows_stateless_draw(jit_compile):
     assert_array_equal(traced(np.zeros((3, 1, 2, 5), np.float32)), want)
 
 
+@tensorflow_only
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_seeded_initial_voltage_with_an_unknown_batch(jit_compile):
+    """Traced with a batch of None (as ``model.export`` traces), the draw is made
+    with LiteRT builtin ops (`keras_spiking.backends.tensorflow_random`): still
+    TensorFlow's stateless draw bit for bit, for any seed and any number of
+    values (here 21 per row, not a multiple of Philox's 4)."""
+    import tensorflow as tf
+
+    for seed in [0, 7, -3, 2**40 + 3, -(2**63), 2**63 - 1]:
+        layer = keras_spiking.SpikingActivation("relu", seed=seed, return_state=True)
+        traced = tf.function(
+            lambda x, layer=layer: layer(x)[1],
+            input_signature=[tf.TensorSpec((None, 1, 3, 7))],
+            jit_compile=jit_compile,
+        )
+        for batch in (1, 2, 5):
+            want = tf.random.stateless_uniform((batch, 3, 7), seed=(seed, seed))
+            assert_array_equal(traced(np.zeros((batch, 1, 3, 7), np.float32)), want)
+
+
+@tensorflow_only
+def test_unseeded_initial_voltage_in_a_graph_is_kerass_draw():
+    """Without a seed, a graph draws what Keras draws eagerly from the same seed
+    generator state (in LiteRT builtin ops), and advances the generator."""
+    import tensorflow as tf
+
+    cell = keras_spiking.SpikingActivationCell(5, "relu")
+    start = keras.ops.convert_to_numpy(cell.seed_generator.state)
+    eager = [to_numpy(cell.get_initial_state(batch_size=3)[0]) for _ in range(2)]
+    cell.seed_generator.state.assign(start)
+    traced = tf.function(
+        lambda x: cell.get_initial_state(batch_size=tf.shape(x)[0])[0],
+        input_signature=[tf.TensorSpec((None,))],
+    )
+    graph = [traced(tf.zeros(3)) for _ in range(2)]
+    for a, b in zip(eager, graph, strict=True):
+        assert_array_equal(b, a)
+    assert not np.array_equal(eager[0], eager[1])
+
+
 def test_seeded_initial_voltage_is_the_same_every_time():
     layer = keras_spiking.SpikingActivation("relu", seed=7, return_state=True)
     x = np.zeros((3, 1, 2, 5), np.float32)

@@ -9,7 +9,10 @@ per backend, each with the same names (the layout of Keras's own
   TensorFlow a raw ``tf.Variable`` counts too);
 - ``seeded_uniform(shape, seed)``: float32 values uniform on ``[0, 1)`` from an int
   seed, the same every time (on TensorFlow exactly
-  ``tf.random.stateless_uniform(shape, seed=(seed, seed))``);
+  ``tf.random.stateless_uniform(shape, seed=(seed, seed))``, also in an exported
+  LiteRT model: see `keras_spiking.backends.tensorflow_random`);
+- ``generator_uniform(shape, generator)``: the same, fresh every time from a
+  ``keras.random.SeedGenerator`` (``keras.random.uniform``);
 - ``is_traced(tensor)``: whether a tensor is symbolic, being traced into a
   compiled function, so that its value is not known;
 - ``step_loop_is_faster()``: whether the backend's compiled step loop beats the
@@ -48,7 +51,7 @@ def seeded_uniform(shape, seed):
     """Float32 values uniform on ``[0, 1)``, the same every time for an int
     ``seed``; fresh every time for a ``keras.random.SeedGenerator``."""
     if not isinstance(seed, int):
-        return keras.random.uniform(shape, dtype="float32", seed=seed)
+        return current().generator_uniform(shape, seed)
     return current().seeded_uniform(shape, seed)
 
 

@@ -17,6 +17,11 @@ def seeded_uniform(shape, seed):
     return keras.random.uniform(shape, dtype="float32", seed=seed % 2**32)
 
 
+def generator_uniform(shape, generator):
+    """``keras.random.uniform`` from a ``keras.random.SeedGenerator``."""
+    return keras.random.uniform(shape, dtype="float32", seed=generator)
+
+
 def is_traced(tensor):
     """Never: these backends run eagerly when a layer is built."""
     return False

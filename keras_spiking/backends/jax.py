@@ -3,6 +3,7 @@
 import jax
 
 from keras_spiking.backends.default import (  # noqa: F401 (the same on JAX)
+    generator_uniform,
     is_variable,
     seeded_uniform,
     time_loop_kernels,
