@@ -516,6 +516,40 @@ def test_stateful_chunks_equal_one_call(name, step_loop):
     )
 
 
+@pytest.mark.parametrize("name", ALL_LAYERS)
+def test_streaming_one_step_per_call(name):
+    """A stateful layer called on one step at a time (which runs its cell once,
+    without a loop) gives the output of one call on the whole sequence."""
+    x = RNG.uniform(0, 300, size=(2, 12, 3)).astype(np.float32)
+    layer = make_layer(name, stateful=True)
+    steps = np.concatenate([to_numpy(layer(x[:, t : t + 1])) for t in range(12)], 1)
+    want, _ = expected_output(name, x)
+    assert_allclose(steps, want, rtol=RTOL[name], atol=1e-6)
+    assert_allclose(steps, make_layer(name)(x), rtol=1e-6, atol=1e-6)
+
+
+@tensorflow_only
+@pytest.mark.parametrize("name", ALL_LAYERS)
+def test_stateful_layer_traced_with_an_unknown_batch(name):
+    """``model.export`` traces a model with a batch of None: a stateful layer then
+    takes its states' batch size (its states did not fit its loops, issue 21)."""
+    import tensorflow as tf
+
+    x = RNG.uniform(0, 300, size=(2, 6, 3)).astype(np.float32)
+    inp = keras.Input((None, 3), batch_size=2)
+    layer = make_layer(name, stateful=True)
+    model = keras.Model(inp, layer(inp))
+    for steps in (1, 3):
+        traced = tf.function(
+            model, input_signature=[tf.TensorSpec((None, steps, 3), tf.float32)]
+        )
+        layer.reset_states()
+        out = np.concatenate(
+            [to_numpy(traced(x[:, t : t + steps])) for t in range(0, 6, steps)], 1
+        )
+        assert_allclose(out, expected_output(name, x)[0], rtol=RTOL[name], atol=1e-6)
+
+
 def test_reset_states_returns_to_seeded_state_or_given_state():
     inp = keras.Input((None, 3), batch_size=2)
     layer = keras_spiking.SpikingActivation("relu", seed=2, stateful=True)
