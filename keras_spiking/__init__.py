@@ -5,6 +5,7 @@ from keras_spiking import (
     constraints,
     converter,
     functional,
+    litert,
     regularizers,
     sequence,
 )
@@ -20,5 +21,6 @@ from keras_spiking.layers import (
     SpikingActivation,
     SpikingActivationCell,
 )
+from keras_spiking.litert import export_litert
 from keras_spiking.model_energy import ModelEnergy
 from keras_spiking.version import version as __version__

@@ -21,7 +21,10 @@ per backend, each with the same names (the layout of Keras's own
   block with ``keras.ops.scan`` rather than an unrolled loop;
 - ``time_loop_kernels()``: a module of compiled whole-sequence loops
   (``spiking_sequence``, ``linear_sequence``) where the backend has faster ones
-  than the blocked forms, else None.
+  than the blocked forms, else None;
+- ``check_litert_export()`` and ``litert_from_saved_model(directory,
+  signature_keys, options)``: the LiteRT conversion of `keras_spiking.litert`
+  (TensorFlow only; elsewhere a ``ValueError`` that says what to do).
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
@@ -75,3 +78,15 @@ def scans_blocks():
 def time_loop_kernels():
     """The backend's compiled whole-sequence loops, or None."""
     return current().time_loop_kernels()
+
+
+def check_litert_export():
+    """Raise a ``ValueError`` unless the backend can export to LiteRT."""
+    current().check_litert_export()
+
+
+def litert_from_saved_model(directory, signature_keys, options):
+    """Convert the signatures ``signature_keys`` of the SavedModel in ``directory``
+    to a LiteRT flatbuffer (bytes), LiteRT builtin ops only unless ``options``
+    (converter attributes; ``target_spec`` as a dict) say otherwise."""
+    return current().litert_from_saved_model(directory, signature_keys, options)

@@ -40,3 +40,18 @@ def scans_blocks():
 def time_loop_kernels():
     """None: no compiled loops; the blocked forms are used."""
     return None
+
+
+def check_litert_export():
+    """LiteRT export traces the model with TensorFlow: raise a clear error."""
+    raise ValueError(
+        f"keras_spiking.export_litert needs the TensorFlow backend "
+        f"(KERAS_BACKEND=tensorflow); this is {keras.backend.backend()}. Save the "
+        f"model (model.save('model.keras')), load it with TensorFlow as the backend "
+        f"and export it there (see the 'Deploying' page of the documentation)."
+    )
+
+
+def litert_from_saved_model(directory, signature_keys, options):
+    """See `check_litert_export`: TensorFlow only."""
+    check_litert_export()

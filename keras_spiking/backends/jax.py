@@ -3,8 +3,10 @@
 import jax
 
 from keras_spiking.backends.default import (  # noqa: F401 (the same on JAX)
+    check_litert_export,
     generator_uniform,
     is_variable,
+    litert_from_saved_model,
     seeded_uniform,
     time_loop_kernels,
 )

@@ -1,6 +1,8 @@
 """TensorFlow-specific functions. See `keras_spiking.backends` for what each
 means; the compiled time loops are in `keras_spiking.backends.tensorflow_loops`."""
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -69,3 +71,78 @@ def time_loop_kernels():
     from keras_spiking.backends import tensorflow_loops
 
     return tensorflow_loops
+
+
+def check_litert_export():
+    """TensorFlow exports to LiteRT: nothing to check."""
+
+
+# The ops of the neurons' and filters' steps, kept in float32 when a model is
+# quantised with a representative dataset: int8 would round the voltage and filter
+# states (to 256 levels of the calibrated range), which breaks their integration.
+FLOAT_OPS = (
+    "ADD",
+    "SUB",
+    "MUL",
+    "DIV",
+    "EXP",
+    "FLOOR",
+    "RELU",
+    "EQUAL",
+    "SELECT",
+    "SELECT_V2",
+    "WHILE",
+)
+
+
+def litert_from_saved_model(directory, signature_keys, options):
+    """Convert a SavedModel's signatures with ``tf.lite.TFLiteConverter``.
+
+    LiteRT builtin ops only by default (``model.export`` also allows the Flex
+    delegate's TensorFlow ops), resource variables on (the states of stateful
+    layers); ``options`` are set on the converter as ``model.export`` sets its
+    keyword arguments. With a ``representative_dataset``, the model is quantised
+    to int8 except for the ops in `FLOAT_OPS` (with TensorFlow's
+    ``QuantizationDebugger``, whose ``denylisted_ops`` is the one public way to
+    keep ops out of the quantiser).
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        directory, signature_keys=list(signature_keys)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.experimental_enable_resource_variables = True
+    for name, value in options.items():
+        if name == "target_spec" and isinstance(value, dict):
+            for spec_name, spec_value in value.items():
+                if not hasattr(converter.target_spec, spec_name):
+                    raise ValueError(f"Unknown target_spec attribute '{spec_name}'.")
+                setattr(converter.target_spec, spec_name, spec_value)
+        elif hasattr(converter, name):
+            setattr(converter, name, value)
+        else:
+            raise ValueError(f"Unknown LiteRT converter attribute '{name}'.")
+    if converter.representative_dataset is None:
+        return converter.convert()
+    if not converter.optimizations:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    with warnings.catch_warnings():
+        # The debugger runs TensorFlow's own (deprecated) interpreter, which warns.
+        warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
+        try:
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter,
+                debug_dataset=converter.representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_ops=list(FLOAT_OPS)
+                ),
+            )
+            return debugger.get_nondebug_quantized_model()
+        except RuntimeError as error:
+            raise RuntimeError(
+                "TensorFlow's int8 quantiser failed. It fails on the layers' "
+                "compiled loops once this process has run them on inputs of other "
+                "shapes (their traces then keep shapes unknown, which the quantiser "
+                "cannot match): quantise in a new Python process, before anything "
+                "else runs the model's layers (e.g. save the model with "
+                "model.save('model.keras'), then load and export it there)."
+            ) from error
