@@ -606,7 +606,8 @@ class KerasSpikingLayer(keras.layers.Layer):
 
         The same numbers as every other path, for a fraction of the cost of a loop:
         this is the path of streaming, one step per call, e.g. in an exported LiteRT
-        model (12x faster per step there, and half the ops).
+        model (there about 5x less time per step than a loop of one step, in about
+        half the ops; see ``benchmarks/README.md``).
         """
         step = inputs[0] if self.time_major else inputs[:, 0]
         outputs, states = self.cell(step, states, training=training)
