@@ -233,15 +233,21 @@ def test_streaming_equals_the_whole_sequence(name, tmp_path):
 
 
 @needs_litert
-def test_streaming_export_with_the_default_options(tmp_path):
-    """The issue's failure: a stateful model of one step per call did not export
-    (``voltage:0 enters the loop with shape (1, 16), but has shape (None, 16)``),
-    because ``model.export`` traces it with a batch of None. Also with the step
-    loop, whose loop is Keras's RNN."""
+@pytest.mark.parametrize("step_loop", [None, True])
+def test_stateful_export_with_the_default_options(step_loop, tmp_path):
+    """The issue's failure: a stateful model did not export (``voltage:0 enters the
+    loop with shape (1, 16), but has shape (None, 16)``), because ``model.export``
+    traces it with a batch of None (with a batch size of 1, which broadcasts with
+    None to None). Here with chunks of 4 steps per call, which run in loops (one
+    step per call runs no loop), Keras's RNN loop included."""
     layer, _ = LAYERS["SpikingActivation"]
-    for step_loop in (None, True):
-        content = export(build_stream(layer, batch=1, step_loop=step_loop), tmp_path)
-        assert_builtin_only(content)
+    model = build(layer, time=4, batch=1, stateful=True, step_loop=step_loop)
+    content = export(model, tmp_path)
+    assert_builtin_only(content)
+    x = inputs(1)
+    signature = runner(content)
+    chunks = [run(signature, x[:, t : t + 4]) for t in range(0, T, 4)]
+    np.testing.assert_array_equal(np.concatenate(chunks, 1), to_numpy(build(layer)(x)))
 
 
 @needs_litert
