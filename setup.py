@@ -22,8 +22,13 @@ setup(
         "tensorflow": ["tensorflow>=2.16"],
         "jax": ["jax>=0.4.20"],
         "torch": ["torch>=2.1"],
+        # The LiteRT interpreter, to run models exported with
+        # model.export(path, format="litert") (see docs/deploying.rst).
+        "litert": ["ai-edge-litert==2.3.0"],
         # No backend here: install the tests extra together with a backend's.
-        "tests": ["pytest>=7", "h5py", "scikit-learn"],
+        # ai-edge-litert runs tests/test_litert.py on TensorFlow (it needs no
+        # TensorFlow itself; those tests skip on the other backends).
+        "tests": ["pytest>=7", "h5py", "scikit-learn", "ai-edge-litert==2.3.0"],
         "examples": ["scikit-learn", "matplotlib"],
         "docs": [
             "sphinx>=7",
