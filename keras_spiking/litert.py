@@ -96,7 +96,13 @@ def export_litert(model, filepath, input_signature=None, **converter_options):
     ------
     ValueError
         On a backend other than TensorFlow (the export traces the model with
-        TensorFlow), or if ``filepath`` does not end with ``.tflite``.
+        TensorFlow), if ``filepath`` does not end with ``.tflite``, or for a
+        ``representative_dataset`` with a stateful model (TensorFlow's calibrator
+        cannot run it; quantise its weights only).
+    RuntimeError
+        If TensorFlow's int8 quantiser fails, as it does once the process has run
+        the layers' compiled loops on inputs of several shapes: quantise in a new
+        process (see the "Deploying" page).
 
     Notes
     -----
