@@ -24,8 +24,20 @@ setup(
         "torch": ["torch>=2.1"],
         # keras_spiking.nir: NIR export and import (nir 1.0.8's format and rules)
         "nir": ["nir==1.0.8"],
+        # The LiteRT interpreter, to run models exported with
+        # model.export(path, format="litert") (see docs/deploying.rst).
+        "litert": ["ai-edge-litert==2.3.0"],
         # No backend here: install the tests extra together with a backend's.
-        "tests": ["pytest>=7", "pytest-xdist>=3", "h5py", "scikit-learn", "nir==1.0.8"],
+        # ai-edge-litert runs tests/test_litert.py on TensorFlow (it needs no
+        # TensorFlow itself; those tests skip on the other backends).
+        "tests": [
+            "pytest>=7",
+            "pytest-xdist>=3",
+            "h5py",
+            "scikit-learn",
+            "nir==1.0.8",
+            "ai-edge-litert==2.3.0",
+        ],
         "examples": ["scikit-learn", "matplotlib"],
         "docs": [
             "sphinx>=7",

@@ -5,6 +5,7 @@ from keras_spiking import (
     constraints,
     converter,
     functional,
+    litert,
     regularizers,
     sequence,
     surrogates,
@@ -26,5 +27,6 @@ from keras_spiking.layers import (
     SpikingActivation,
     SpikingActivationCell,
 )
+from keras_spiking.litert import export_litert
 from keras_spiking.model_energy import ModelEnergy
 from keras_spiking.version import version as __version__

@@ -214,6 +214,47 @@ def test_seeded_initial_voltage_is_tensorflows_stateless_draw(jit_compile):
     assert_array_equal(traced(np.zeros((3, 1, 2, 5), np.float32)), want)
 
 
+@tensorflow_only
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_seeded_initial_voltage_with_an_unknown_batch(jit_compile):
+    """Traced with a batch of None (as ``model.export`` traces), the draw is made
+    with LiteRT builtin ops (`keras_spiking.backends.tensorflow_random`): still
+    TensorFlow's stateless draw bit for bit, for any seed and any number of
+    values (here 21 per row, not a multiple of Philox's 4)."""
+    import tensorflow as tf
+
+    for seed in [0, 7, -3, 2**40 + 3, -(2**63), 2**63 - 1]:
+        layer = keras_spiking.SpikingActivation("relu", seed=seed, return_state=True)
+        traced = tf.function(
+            lambda x, layer=layer: layer(x)[1],
+            input_signature=[tf.TensorSpec((None, 1, 3, 7))],
+            jit_compile=jit_compile,
+        )
+        for batch in (1, 2, 5):
+            want = tf.random.stateless_uniform((batch, 3, 7), seed=(seed, seed))
+            assert_array_equal(traced(np.zeros((batch, 1, 3, 7), np.float32)), want)
+
+
+@tensorflow_only
+def test_unseeded_initial_voltage_in_a_graph_is_kerass_draw():
+    """Without a seed, a graph draws what Keras draws eagerly from the same seed
+    generator state (in LiteRT builtin ops), and advances the generator."""
+    import tensorflow as tf
+
+    cell = keras_spiking.SpikingActivationCell(5, "relu")
+    start = keras.ops.convert_to_numpy(cell.seed_generator.state)
+    eager = [to_numpy(cell.get_initial_state(batch_size=3)[0]) for _ in range(2)]
+    cell.seed_generator.state.assign(start)
+    traced = tf.function(
+        lambda x: cell.get_initial_state(batch_size=tf.shape(x)[0])[0],
+        input_signature=[tf.TensorSpec((None,))],
+    )
+    graph = [traced(tf.zeros(3)) for _ in range(2)]
+    for a, b in zip(eager, graph, strict=True):
+        assert_array_equal(b, a)
+    assert not np.array_equal(eager[0], eager[1])
+
+
 def test_seeded_initial_voltage_is_the_same_every_time():
     layer = keras_spiking.SpikingActivation("relu", seed=7, return_state=True)
     x = np.zeros((3, 1, 2, 5), np.float32)
@@ -478,6 +519,41 @@ def test_stateful_chunks_equal_one_call(name, step_loop):
         rtol=1e-5,
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize("name", ALL_LAYERS)
+def test_streaming_one_step_per_call(name):
+    """A stateful layer called on one step at a time (which runs its cell once,
+    without a loop) gives the output of one call on the whole sequence."""
+    x = RNG.uniform(0, 300, size=(2, 12, 3)).astype(np.float32)
+    layer = make_layer(name, stateful=True)
+    steps = np.concatenate([to_numpy(layer(x[:, t : t + 1])) for t in range(12)], 1)
+    want, _ = expected_output(name, x)
+    assert_allclose(steps, want, rtol=RTOL[name], atol=1e-6)
+    assert_allclose(steps, make_layer(name)(x), rtol=1e-6, atol=1e-6)
+
+
+@tensorflow_only
+@pytest.mark.parametrize("name", ALL_LAYERS)
+def test_stateful_layer_traced_with_an_unknown_batch(name):
+    """``model.export`` traces a model with a batch of None: a stateful layer then
+    takes its states' batch size (its states did not fit its loops, issue 21: a
+    batch size of 1 broadcasts with None to None)."""
+    import tensorflow as tf
+
+    x = RNG.uniform(0, 300, size=(1, 6, 3)).astype(np.float32)
+    inp = keras.Input((None, 3), batch_size=1)
+    layer = make_layer(name, stateful=True)
+    model = keras.Model(inp, layer(inp))
+    for steps in (1, 3):
+        traced = tf.function(
+            model, input_signature=[tf.TensorSpec((None, steps, 3), tf.float32)]
+        )
+        layer.reset_states()
+        out = np.concatenate(
+            [to_numpy(traced(x[:, t : t + steps])) for t in range(0, 6, steps)], 1
+        )
+        assert_allclose(out, expected_output(name, x)[0], rtol=RTOL[name], atol=1e-6)
 
 
 def test_reset_states_returns_to_seeded_state_or_given_state():

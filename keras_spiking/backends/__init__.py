@@ -9,7 +9,10 @@ per backend, each with the same names (the layout of Keras's own
   TensorFlow a raw ``tf.Variable`` counts too);
 - ``seeded_uniform(shape, seed)``: float32 values uniform on ``[0, 1)`` from an int
   seed, the same every time (on TensorFlow exactly
-  ``tf.random.stateless_uniform(shape, seed=(seed, seed))``);
+  ``tf.random.stateless_uniform(shape, seed=(seed, seed))``, also in an exported
+  LiteRT model: see `keras_spiking.backends.tensorflow_random`);
+- ``generator_uniform(shape, generator)``: the same, fresh every time from a
+  ``keras.random.SeedGenerator`` (``keras.random.uniform``);
 - ``is_traced(tensor)``: whether a tensor is symbolic, being traced into a
   compiled function, so that its value is not known;
 - ``step_loop_is_faster()``: whether the backend's compiled step loop beats the
@@ -26,6 +29,12 @@ per backend, each with the same names (the layout of Keras's own
   such a compiler traces its caller (elsewhere ``function`` itself).
 - ``neuron_kernels()`` (here only): a module with ``neuron_sequence``, the
   compiled loop of a neuron with a reset, where the backend has one.
+- ``with_batch_size(tensor, axis, size, message)``: ``tensor``, whose batch is
+  of unknown size in a trace (TensorFlow's), reshaped to ``size``, with a check
+  that raises ``message`` at run time where the backend can;
+- ``check_litert_export()`` and ``litert_from_saved_model(directory,
+  signature_keys, options)``: the LiteRT conversion of `keras_spiking.litert`
+  (TensorFlow only; elsewhere a ``ValueError`` that says what to do).
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
@@ -55,7 +64,7 @@ def seeded_uniform(shape, seed):
     """Float32 values uniform on ``[0, 1)``, the same every time for an int
     ``seed``; fresh every time for a ``keras.random.SeedGenerator``."""
     if not isinstance(seed, int):
-        return keras.random.uniform(shape, dtype="float32", seed=seed)
+        return current().generator_uniform(shape, seed)
     return current().seeded_uniform(shape, seed)
 
 
@@ -100,3 +109,22 @@ def neuron_kernels():
     if keras.backend.backend() != "tensorflow" or time_loop_kernels() is None:
         return None
     return importlib.import_module(f"{__name__}.tensorflow_neurons")
+
+
+def with_batch_size(tensor, axis, size, message):
+    """``tensor``, whose batch axis ``axis`` is of unknown length in a trace, given
+    the length ``size``, with a check at run time that raises ``message`` where
+    the backend can."""
+    return current().with_batch_size(tensor, axis, size, message)
+
+
+def check_litert_export():
+    """Raise a ``ValueError`` unless the backend can export to LiteRT."""
+    current().check_litert_export()
+
+
+def litert_from_saved_model(directory, signature_keys, options):
+    """Convert the signatures ``signature_keys`` of the SavedModel in ``directory``
+    to a LiteRT flatbuffer (bytes), LiteRT builtin ops only unless ``options``
+    (converter attributes; ``target_spec`` as a dict) say otherwise."""
+    return current().litert_from_saved_model(directory, signature_keys, options)

@@ -17,6 +17,11 @@ def seeded_uniform(shape, seed):
     return keras.random.uniform(shape, dtype="float32", seed=seed % 2**32)
 
 
+def generator_uniform(shape, generator):
+    """``keras.random.uniform`` from a ``keras.random.SeedGenerator``."""
+    return keras.random.uniform(shape, dtype="float32", seed=generator)
+
+
 def is_traced(tensor):
     """Never: these backends run eagerly when a layer is built."""
     return False
@@ -45,3 +50,28 @@ def under_python_compiler():
 def outside_python_compiler(function):
     """``function`` itself."""
     return function
+
+
+def with_batch_size(tensor, axis, size, message):
+    """``tensor`` with a batch axis of unknown length given the length ``size``.
+
+    Only TensorFlow traces functions with a batch of unknown size; elsewhere the
+    reshape is all there is to do.
+    """
+    shape = keras.ops.shape(tensor)
+    return keras.ops.reshape(tensor, (*shape[:axis], size, *shape[axis + 1 :]))
+
+
+def check_litert_export():
+    """LiteRT export traces the model with TensorFlow: raise a clear error."""
+    raise ValueError(
+        f"keras_spiking.export_litert needs the TensorFlow backend "
+        f"(KERAS_BACKEND=tensorflow); this is {keras.backend.backend()}. Save the "
+        f"model (model.save('model.keras')), load it with TensorFlow as the backend "
+        f"and export it there (see the 'Deploying' page of the documentation)."
+    )
+
+
+def litert_from_saved_model(directory, signature_keys, options):
+    """See `check_litert_export`: TensorFlow only."""
+    check_litert_export()

@@ -3,11 +3,15 @@
 import jax
 
 from keras_spiking.backends.default import (  # noqa: F401 (the same on JAX)
+    check_litert_export,
+    generator_uniform,
     is_variable,
+    litert_from_saved_model,
     outside_python_compiler,
     seeded_uniform,
     time_loop_kernels,
     under_python_compiler,
+    with_batch_size,
 )
 
 

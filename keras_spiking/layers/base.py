@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_spiking import sequence
+from keras_spiking import backends, sequence
 from keras_spiking._arguments import check_flag, check_states, check_step_loop
 from keras_spiking._dt import (
     dt_argument,
@@ -313,7 +313,8 @@ class KerasSpikingLayer(keras.layers.Layer):
     cost per step dominates, and the step loop for wide steps, and always on JAX
     running on a CPU, whose compiled step loop is the faster there. The step loop
     is also used when the loop is unrolled (``unroll=True``) and when the input is
-    masked.
+    masked. An input of one time step (without a mask) runs the cell once, with no
+    loop: the path of streaming, one step per call.
 
     The layer also takes care of what ``keras.layers.RNN`` leaves out in Keras 3:
     time-major input, resetting to the cell's own initial state, per-step inputs of
@@ -583,7 +584,7 @@ class KerasSpikingLayer(keras.layers.Layer):
                 f"last step to return (return_sequences=False)."
             )
         if self.stateful:
-            self._check_stateful_batch(batch)
+            inputs, batch = self._stateful_batch(inputs, batch)
         inputs = ops.cast(inputs, self.cell_dtype)
         if self.go_backwards:
             time_axis = 0 if self.time_major else 1
@@ -602,6 +603,8 @@ class KerasSpikingLayer(keras.layers.Layer):
 
         if time == 0:
             outputs = inputs
+        elif time == 1 and mask is None:
+            outputs, states = self._call_one_step(inputs, states, training)
         elif self._use_step_loop(inputs, mask):
             outputs, states = self._call_step_loop(inputs, states, mask, training)
         else:
@@ -617,45 +620,63 @@ class KerasSpikingLayer(keras.layers.Layer):
         outputs = ops.cast(outputs, self.compute_dtype)
         return [outputs, *states] if self.return_state else outputs
 
-    def _check_stateful_batch(self, batch):
-        """Raise a clear error if a stateful layer gets a batch of another size.
+    def _stateful_batch(self, inputs, batch):
+        """Check the batch of a stateful layer's input against its state's.
 
-        A batch of unknown size (None) is an error too: the state holds a fixed
-        number of sequences, and TensorFlow traces a function for any batch size
-        only after it has seen batches of different sizes (e.g. the last, smaller
-        batch of ``predict``). Nothing inside a compiled function could stop such
-        a batch at run time, and the state would be broadcast to it.
+        A stateful layer holds one sequence per batch element, so it runs on
+        batches of the size it was built for; another size is a clear error. A
+        trace may see a batch of unknown size (None): ``model.export`` (LiteRT,
+        SavedModel) always traces so, and TensorFlow does after it has seen
+        batches of different sizes (e.g. the last, smaller batch of ``predict``).
+        The input is then given the state's batch size, with a check at run time
+        (a reshape, in LiteRT), so that the state is never broadcast to another
+        batch.
+
+        Returns
+        -------
+        inputs : tensor
+            ``inputs``, with the state's batch size.
+        batch : int
+            That batch size.
         """
         built = self.states[0].shape[0]
         if batch == built:
-            return
-        fix = (
-            f"Call it only with batches of {built} (`predict`, `evaluate` and `fit` "
-            f"with batch_size={built}, on a number of samples divisible by {built}), "
-            f"or make a model for the new batch size (e.g. with "
+            return inputs, batch
+        message = (
+            f"{type(self).__name__} '{self.name}' is stateful and was built for "
+            f"batch size {built} (its state holds one sequence per batch element), "
+            f"but it was called with a batch of {batch or 'another size'}. Call it "
+            f"only with batches of {built} (`predict`, `evaluate` and `fit` with "
+            f"batch_size={built}, on a number of samples divisible by {built}), or "
+            f"make a model for the new batch size (e.g. with "
             f"`keras.Input(shape, batch_size=...)`) and copy the weights over with "
             f"`set_weights`. `reset_states()` sets the state back to its initial "
             f"value; it does not change the batch size."
         )
-        if batch is None:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' is stateful and was built for "
-                f"batch size {built} (its state holds one sequence per batch "
-                f"element), but it is being traced for batches of any size (None). "
-                f"TensorFlow does this after it has seen batches of different sizes, "
-                f"e.g. a last batch smaller than `batch_size`. {fix}"
-            )
-        raise ValueError(
-            f"{type(self).__name__} '{self.name}' is stateful and was built for batch "
-            f"size {built} (its state holds one sequence per batch element), but it "
-            f"was called with a batch of {batch}. {fix}"
-        )
+        if batch is not None:
+            raise ValueError(message)
+        axis = 1 if self.time_major else 0
+        return backends.with_batch_size(inputs, axis, built, message), built
 
     def _stored_states(self):
         """The state of a stateful layer, to start this call from: copies, so that
         assigning the new state at the end of the call does not change a tensor
         the call has used (PyTorch's autograd rejects that)."""
         return [ops.copy(state) for state in self.states]
+
+    def _call_one_step(self, inputs, states, training):
+        """Run the cell once, on an input of one time step (no loop).
+
+        The same numbers as every other path, for a fraction of the cost of a loop:
+        this is the path of streaming, one step per call, e.g. in an exported LiteRT
+        model (there about 5x less time per step than a loop of one step, in about
+        half the ops; see ``benchmarks/README.md``).
+        """
+        step = inputs[0] if self.time_major else inputs[:, 0]
+        outputs, states = self.cell(step, states, training=training)
+        if self.return_sequences:
+            outputs = ops.expand_dims(outputs, 0 if self.time_major else 1)
+        return outputs, list(states)
 
     def _use_step_loop(self, inputs, mask):
         """Whether to run the step loop (`keras_spiking.sequence.layer_path`)."""
