@@ -8,7 +8,7 @@ Nothing here depends on the backend, on layers or on weights: the functions take
 tensors and return tensors.
 """
 
-from keras_spiking.functional._algebra import per_step, straight_through
+from keras_spiking.functional._algebra import per_step, separate, straight_through
 from keras_spiking.functional.filters import (
     FILTER_BLOCK,
     MIN_TAU,
@@ -28,7 +28,6 @@ from keras_spiking.functional.lif import (
     lif_rate,
     lif_step,
     recurrent_input,
-    separate,
 )
 from keras_spiking.functional.spiking import (
     BLOCK,

@@ -11,6 +11,21 @@ import operator
 from keras import ops
 
 
+def separate(a, b):
+    """``a * b``, kept apart from an addition that follows it.
+
+    A compiler (XLA, under TensorFlow's ``jit_compile`` or ``jax.jit``) may fuse a
+    product and the sum it feeds into one fused multiply-add, with one rounding
+    instead of two, so that compiled and eager steps differ in the last bit. The
+    select below stands between them: it is a no-op on numbers (a NaN product
+    takes ``a + b``, NaN or infinite itself). Every step function whose product
+    feeds a sum uses it (`~keras_spiking.functional.spike_increment`, the LIF
+    integrators).
+    """
+    product = a * b
+    return ops.where(product == product, product, a + b)
+
+
 def per_step(function, inputs):
     """``function`` of each step of a sequence, for all steps at once.
 

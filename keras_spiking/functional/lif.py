@@ -26,6 +26,7 @@ import math
 import keras
 from keras import ops
 
+from keras_spiking.functional._algebra import separate
 from keras_spiking.surrogates import Surrogate, heaviside
 
 SPIKE_RULES = ("exact", "step")
@@ -99,19 +100,6 @@ class LIFOptions:
         names += ["a"] if self.adaptive else []
         names += ["n"] if self.recurrent else []
         return names
-
-
-def separate(a, b):
-    """``a * b``, kept apart from an addition that follows it.
-
-    A compiler (XLA, under TensorFlow's ``jit_compile`` or ``jax.jit``) may fuse a
-    product and the sum it feeds into one fused multiply-add, with one rounding
-    instead of two, so that compiled and eager steps differ in the last bit. The
-    select below stands between them: it is a no-op on numbers (a NaN product
-    takes ``a + b``, NaN or infinite itself).
-    """
-    product = a * b
-    return ops.where(product == product, product, a + b)
 
 
 def _select(condition, x, y):

@@ -38,13 +38,12 @@ def spike_increment(rates, dt):
     a constant factor of the activation would otherwise be folded into ``dt``
     (``(-1e6 * x) * dt`` computed as ``x * (-1e6 * dt)``). After: the sum that
     follows in `integrate` would otherwise be fused with it into one rounding (a
-    fused multiply-add). Each select below does that: it is a no-op on numbers (a
-    NaN rate stays NaN; a NaN product takes the rate, itself NaN or infinite) but
-    stands between the operations.
+    fused multiply-add). A select stands between the operations each time:
+    before, one that is a no-op on numbers (a NaN rate stays NaN); after,
+    `~keras_spiking.functional.separate`.
     """
     rates = ops.where(rates == rates, rates, -rates)
-    increment = rates * dt
-    return ops.where(increment == increment, increment, rates)
+    return _algebra.separate(rates, dt)
 
 
 def integrate(voltage, increment, dt):
