@@ -78,8 +78,9 @@ def time_loop_kernels():
 def with_batch_size(tensor, axis, size, message):
     """``tensor``, reshaped to a batch of ``size`` along ``axis``, after a check
     that raises ``tf.errors.InvalidArgumentError`` with ``message`` when it runs on
-    a batch of another size. (LiteRT has no assert op: its converter drops the
-    check, and the reshape checks the sizes there.)"""
+    a batch of another size. Where nothing checks (XLA compiles checks to nothing;
+    LiteRT's converter drops them), the reshape fails instead, with the sizes: a
+    batch of another size never fits, whatever the number of steps."""
     check = tf.debugging.assert_equal(tf.shape(tensor)[axis], size, message=message)
     with tf.control_dependencies([check]):
         shape = tf.unstack(tf.shape(tensor))
