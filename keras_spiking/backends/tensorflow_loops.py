@@ -32,12 +32,12 @@ from keras_spiking.functional.filters import drive, linear_step
 from keras_spiking.functional.spiking import spiking_step
 
 
-def _read_step(x, t, time_axis):
+def read_step(x, t, time_axis):
     """Step ``t`` of the sequence ``x``."""
     return x[t] if time_axis == 0 else x[:, t]
 
 
-def _write_step(steps, t, value, time_axis):
+def write_step(steps, t, value, time_axis):
     """The sequence ``steps`` with step ``t`` replaced by ``value`` (in place,
     under XLA)."""
     # (the rank may be unknown while tracing for several shapes at once)
@@ -52,7 +52,7 @@ def _write_step(steps, t, value, time_axis):
     return ops.slice_update(steps, start, tf.expand_dims(value, time_axis))
 
 
-def _loop(step, carry, time):
+def loop(step, carry, time):
     """Run ``carry = step(t, carry)`` for ``t = 0 .. time - 1``."""
     _, carry = tf.while_loop(
         lambda t, _: t < time,
@@ -99,11 +99,11 @@ def _unwatched(*tensors):
 def _spiking_loop(inputs, voltage, dt, activation, time_axis):
     def step(t, carry):
         v, spikes = carry
-        rates = activation(_read_step(inputs, t, time_axis))
+        rates = activation(read_step(inputs, t, time_axis))
         spikes_t, v = spiking_step(v, rates, dt)
-        return v, _write_step(spikes, t, spikes_t, time_axis)
+        return v, write_step(spikes, t, spikes_t, time_axis)
 
-    return _loop(step, (voltage, tf.zeros_like(inputs)), tf.shape(inputs)[time_axis])
+    return loop(step, (voltage, tf.zeros_like(inputs)), tf.shape(inputs)[time_axis])
 
 
 def _runs_in_loop(activation):
@@ -166,11 +166,11 @@ def spiking_sequence(inputs, voltage, dt, activation, time_axis):
 def _linear_loop(inputs, states, a, b, time_axis):
     def step(t, carry):
         states, outputs = carry
-        states = linear_step(a, states, drive(b, _read_step(inputs, t, time_axis)))
-        return states, _write_step(outputs, t, states[-1], time_axis)
+        states = linear_step(a, states, drive(b, read_step(inputs, t, time_axis)))
+        return states, write_step(outputs, t, states[-1], time_axis)
 
     carry = (states, tf.zeros_like(inputs))
-    states, outputs = _loop(step, carry, tf.shape(inputs)[time_axis])
+    states, outputs = loop(step, carry, tf.shape(inputs)[time_axis])
     return outputs, states
 
 
@@ -192,30 +192,30 @@ def _linear_adjoint(inputs, states, a, b, d_outputs, d_states, time_axis):
     # The states entering each step, from the step loop once more.
     def forward(t, carry):
         states, entering = carry
-        x = _read_step(inputs, t, time_axis)
+        x = read_step(inputs, t, time_axis)
         entering = tuple(
-            _write_step(e, t, s, time_axis)
+            write_step(e, t, s, time_axis)
             for e, s in zip(entering, states, strict=True)
         )
         return linear_step(a, states, drive(b, x)), entering
 
     entering = tuple(tf.zeros_like(inputs) for _ in states)
-    _, entering = _loop(forward, (states, entering), time)
+    _, entering = loop(forward, (states, entering), time)
 
     # Backwards in time: ``adjoint`` is the gradient of the states after step t,
     # ``A.T @ adjoint`` the gradient of those before it.
     def backward(k, carry):
         after, d_xs, d_a, d_b = carry
         t = time - 1 - k
-        d_y = _read_step(d_outputs, t, time_axis)
+        d_y = read_step(d_outputs, t, time_axis)
         adjoint = (*after[:-1], after[-1] + d_y)
-        d_xs = _write_step(d_xs, t, _algebra.dot(b, adjoint), time_axis)
-        before = tuple(_read_step(e, t, time_axis) for e in entering)
+        d_xs = write_step(d_xs, t, _algebra.dot(b, adjoint), time_axis)
+        before = tuple(read_step(e, t, time_axis) for e in entering)
         d_a = tuple(
             tuple(d + adjoint[i] * before[j] for j, d in enumerate(row))
             for i, row in enumerate(d_a)
         )
-        x = _read_step(inputs, t, time_axis)
+        x = read_step(inputs, t, time_axis)
         d_b = tuple(d + adj * x for d, adj in zip(d_b, adjoint, strict=True))
         after = tuple(
             _algebra.dot([a[i][j] for i in range(n)], adjoint) for j in range(n)
@@ -226,7 +226,7 @@ def _linear_adjoint(inputs, states, a, b, d_outputs, d_states, time_axis):
     d_a = tuple(tuple(zeros for _ in range(n)) for _ in range(n))
     d_b = tuple(zeros for _ in range(n))
     carry = (d_states, tf.zeros_like(inputs), d_a, d_b)
-    d_initial, d_xs, d_a, d_b = _loop(backward, carry, time)
+    d_initial, d_xs, d_a, d_b = loop(backward, carry, time)
     return d_xs, d_initial, d_a, d_b
 
 

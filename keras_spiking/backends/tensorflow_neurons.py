@@ -16,40 +16,15 @@ A neuron trained with its rate's gradient has no gradient through its steps;
 ``straight_through`` gives it the rate's, computing the rates only for the
 gradient.
 
-The helpers for reading and writing one step of a sequence follow those of
+The loop and the reads and writes of one step are those of
 `keras_spiking.backends.tensorflow_loops`.
 """
 
 import dataclasses
 
 import tensorflow as tf
-from keras import ops
 
-
-def _read(x, t, time_axis):
-    """Step ``t`` of the sequence ``x``."""
-    return x[t] if time_axis == 0 else x[:, t]
-
-
-def _write(steps, t, value, time_axis):
-    """The sequence ``steps`` with step ``t`` replaced by ``value`` (in place,
-    under XLA)."""
-    after = tf.rank(steps) - time_axis - 1
-    start = tf.concat(
-        [tf.zeros([time_axis], "int32"), [t], tf.zeros([after], "int32")], 0
-    )
-    return ops.slice_update(steps, start, tf.expand_dims(value, time_axis))
-
-
-def _loop(body, carry, time):
-    """Run ``carry = body(t, carry)`` for ``t = 0 .. time - 1``."""
-    _, carry = tf.while_loop(
-        lambda t, _: t < time,
-        lambda t, carry: (t + 1, body(t, carry)),
-        (0, carry),
-        maximum_iterations=time,
-    )
-    return carry
+from keras_spiking.backends.tensorflow_loops import loop, read_step, write_step
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
@@ -61,13 +36,13 @@ def _forward(step, options, inputs, state, params, time_axis, keep):
     def body(t, carry):
         state, counts, kept = carry
         if keep:
-            kept = {k: _write(kept[k], t, state[k], time_axis) for k in names}
-        n, state = step(options, _read(inputs, t, time_axis), state, params)
-        return state, _write(counts, t, n, time_axis), kept
+            kept = {k: write_step(kept[k], t, state[k], time_axis) for k in names}
+        n, state = step(options, read_step(inputs, t, time_axis), state, params)
+        return state, write_step(counts, t, n, time_axis), kept
 
     kept = {k: tf.zeros_like(inputs) for k in names} if keep else {}
     carry = (state, tf.zeros_like(inputs), kept)
-    return _loop(body, carry, tf.shape(inputs)[time_axis])
+    return loop(body, carry, tf.shape(inputs)[time_axis])
 
 
 @tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
@@ -81,15 +56,15 @@ def _backward(step, options, inputs, kept, params, d_counts, d_final, time_axis)
     def body(k, carry):
         d_state, d_inputs, d_params = carry
         t = time - 1 - k
-        x = _read(inputs, t, time_axis)
-        before = {name: _read(kept[name], t, time_axis) for name in names}
+        x = read_step(inputs, t, time_axis)
+        before = {name: read_step(kept[name], t, time_axis) for name in names}
         with tf.GradientTape() as tape:
             tape.watch([x, before, params])
             n, after = step(options, x, before, params)
         grads = tape.gradient(
             [n] + [after[name] for name in names],
             [x] + [before[name] for name in names] + [params[key] for key in keys],
-            output_gradients=[_read(d_counts, t, time_axis)]
+            output_gradients=[read_step(d_counts, t, time_axis)]
             + [d_state[name] for name in names],
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
@@ -99,14 +74,14 @@ def _backward(step, options, inputs, kept, params, d_counts, d_final, time_axis)
             key: d_params[key] + g
             for key, g in zip(keys, grads[len(names) :], strict=True)
         }
-        return d_state, _write(d_inputs, t, d_x, time_axis), d_params
+        return d_state, write_step(d_inputs, t, d_x, time_axis), d_params
 
     carry = (
         d_final,
         tf.zeros_like(inputs),
         {key: tf.zeros_like(params[key]) for key in keys},
     )
-    return _loop(body, carry, time)
+    return loop(body, carry, time)
 
 
 def _shaped_like(tensors, like):
