@@ -491,7 +491,11 @@ def test_sequence_path_equals_step_loop(name):
         fast_grads = gradients(_filter_loss(fast, upstream), *args)
         loop_grads = gradients(_filter_loss(loop, upstream), *args)
         for a, b in zip(fast_grads, loop_grads, strict=True):
-            assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+            # each sums the steps' terms (up to ~1e4 here) in another order: an
+            # element that they cancel down to ~10 keeps float32 rounding of the
+            # largest elements, not of itself
+            scale = np.abs(to_numpy(b)).max()
+            assert_allclose(a, b, rtol=1e-4, atol=max(1e-4, 1e-6 * scale))
 
 
 @pytest.mark.parametrize("step_loop", [False, True])
