@@ -38,7 +38,7 @@ per backend, each with the same names (the layout of Keras's own
 
 The module for the running backend is imported on first use, so TensorFlow,
 JAX and PyTorch are each imported only on their own backend. Backends without a
-module of their own (NumPy, OpenVINO) use `keras_spiking.backends.default`.
+module of their own (NumPy, OpenVINO) use ``keras_spiking.backends.default``.
 """
 
 import importlib

@@ -49,7 +49,7 @@ def alpha_coefficients(tau, dt):
     The states are ``(z, y)``, output ``y``. With ``tau`` floored at `MIN_TAU`,
     ``r = dt / tau`` and ``e = exp(-r)``: ``A = e * ((1 - r, -r / tau), (dt, 1 +
     r))`` and ``b = (e * r / tau, 1 - e * (1 + r))``. ``1 - e * (1 + r)`` is
-    computed so that it keeps its digits for small ``r`` (`_alpha_input_gain`), and
+    computed so that it keeps its digits for small ``r`` (``_alpha_input_gain``), and
     where ``e`` is 0 its products are 0 (also when ``r`` overflows to infinity, so
     that the filter then passes its input through, as the lowpass does).
     """
@@ -69,7 +69,7 @@ def alpha_coefficients(tau, dt):
     return a, b
 
 
-# Below this ``r``, `_alpha_input_gain` sums its series (to float64 precision).
+# Below this ``r``, ``_alpha_input_gain`` sums its series (to float64 precision).
 _SERIES_BELOW = 1.0
 _SERIES_TERMS = 17
 

@@ -116,7 +116,7 @@ def spiking_blocks(rates, voltage, dt, scan=False):
     before it (a part on a grid that float32 adds without rounding, plus a small
     remainder). Where a block's own float32 steps end on the other side of a whole
     number from the exact sums (a spike one of them emits and the other does not, at
-    a near-tie), the spike is carried across the boundary (`_carry_across`), so that
+    a near-tie), the spike is carried across the boundary (``_carry_across``), so that
     no spike is lost or emitted twice: each neuron's spike total and final voltage
     add up to its initial voltage and the exact sum of its increments.
 
