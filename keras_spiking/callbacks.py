@@ -30,9 +30,9 @@ class DtScheduler(keras.callbacks.Callback):
         Schedule giving the value of ``dt`` as a function of the training step
         (one training step is one minibatch of training). Each value must be a
         usable time step, from about ``1.2e-38`` to ``3.4e38`` seconds (both ``dt``
-        and ``1/dt`` finite float32 numbers);
-        for a value outside that range, this callback raises a ``ValueError`` and
-        leaves ``dt`` as it was.
+        and ``1/dt`` finite float32 numbers, and in the variable's dtype, e.g.
+        from about ``1.5e-5`` to ``6.5e4`` in float16); for a value outside that
+        range, this callback raises a ``ValueError`` and leaves ``dt`` as it was.
     verbose : bool
         If True, print at the start of each epoch the ``dt`` that the epoch's
         first step uses.
@@ -174,7 +174,7 @@ class DtScheduler(keras.callbacks.Callback):
                 f"for step {step}; got {value!r}"
             )
         try:
-            return check_dt(value.item())
+            checked = check_dt(value.item())
         except ValueError as error:
             raise ValueError(
                 f"DtScheduler: `scheduler({step})` gave `dt` = {value.item()!r} for "
@@ -182,6 +182,20 @@ class DtScheduler(keras.callbacks.Callback):
                 "left at its previous value; change the schedule to stay in that "
                 "range."
             ) from None
+        # the variable's own dtype (e.g. float16) may hold a smaller range
+        dtype = keras.backend.standardize_dtype(self.dt.dtype)
+        with np.errstate(over="ignore", divide="ignore"):
+            stored = np.asarray(checked, dtype=dtype)
+            usable = np.isfinite(stored) and stored > 0 and np.isfinite(1 / stored)
+        if not usable:
+            raise ValueError(
+                f"DtScheduler: `scheduler({step})` gave `dt` = {checked!r} for step "
+                f"{step}, which the {dtype} variable `dt` stores as {stored.item()!r}, "
+                f"not a usable time step. `dt` was left at its previous value; use a "
+                f"float32 variable (`keras.Variable(0.001, dtype='float32', "
+                f"trainable=False)`) or keep the schedule in {dtype}'s range."
+            )
+        return checked
 
     def _assign(self, value):
         # On JAX, the compiled train step only picks up a new variable value if

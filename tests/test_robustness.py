@@ -351,6 +351,38 @@ def test_dt_scheduler_needs_a_variable_of_one_float(variable, message):
         DtScheduler(variable(), lambda step: 0.5)
 
 
+@pytest.mark.parametrize("value", [1e-9, 1e5])
+def test_dt_scheduler_checks_the_range_of_the_variables_dtype(value):
+    """1e-9 is 0 in float16 and 1e5 is infinite: both are errors, before fit runs
+    a step with them, and dt keeps its value."""
+    dt = keras.Variable(0.001, dtype="float16", trainable=False)
+    inp = keras.Input((None, 1))
+    model = keras.Model(inp, keras_spiking.Lowpass(0.1, dt=dt)(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    scheduler = DtScheduler(dt, lambda step: value)
+    with pytest.raises(ValueError, match="float16 variable `dt` stores as"):
+        model.fit(np.ones((2, 1, 1)), np.ones((2, 1, 1)), callbacks=[scheduler])
+    assert float(keras.ops.convert_to_numpy(dt)) == np.float16(0.001)
+
+
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (lambda: keras_spiking.Lowpass(keras.initializers.Constant(-1.0)), "tau"),
+        (lambda: keras_spiking.Alpha(keras.initializers.Constant(-1.0)), "tau"),
+        (lambda: keras_spiking.Lowpass(0.1, level_initializer=[1, 2]), "level"),
+    ],
+)
+def test_a_layer_whose_build_failed_fails_the_same_way_again(layer, message):
+    """Keras builds a layer again after its build raised (e.g. in a subclassed
+    model's predict); the error is the same each time, not a half-built cell's."""
+    layer = layer()
+    for _ in range(2):
+        with pytest.raises(ValueError, match=message):
+            layer(np.ones((1, 3, 4), "float32"))
+    assert layer.cell is None
+
+
 TAUS = np.arange(1, 7, dtype="float32").reshape(2, 3) / 10
 
 

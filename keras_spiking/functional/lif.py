@@ -193,7 +193,7 @@ def lif_rate(
     >>> import numpy as np
     >>> from keras_spiking.functional import lif_rate
     >>> rate = lif_rate(np.array([0.5, 2.0], "float32"), tau=0.02)
-    >>> np.round(keras.ops.convert_to_numpy(rate), 3).tolist()
+    >>> [round(float(r), 3) for r in keras.ops.convert_to_numpy(rate)]
     [0.0, 72.135]
     """
     current = ops.convert_to_tensor(current)

@@ -474,8 +474,11 @@ class KerasSpikingLayer(keras.layers.Layer):
                 f"{type(self).__name__} with stateful=True needs a fixed batch size: "
                 f"give the model input one, e.g. `keras.Input(shape, batch_size=32)`."
             )
-        self.cell = self.build_cell(size)
-        self.cell.build((batch, *size))
+        # (the cell is kept only once it has built: a build that raised, e.g. on
+        # a bad tau, raises again the next time rather than leave half a cell)
+        cell = self.build_cell(size)
+        cell.build((batch, *size))
+        self.cell = cell
         self.layer = keras.layers.RNN(
             self.cell,
             return_sequences=self.return_sequences,

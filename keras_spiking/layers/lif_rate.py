@@ -33,8 +33,9 @@ class LIFRate(keras.layers.Layer):
     --------
     >>> import numpy as np
     >>> rate = keras_spiking.LIFRate(tau=0.02, amplitude=0.001, sigma=0.0)
-    >>> np.round(keras.ops.convert_to_numpy(rate(np.array([[2.0]]))), 4).tolist()
-    [[0.0721]]
+    >>> out = keras.ops.convert_to_numpy(rate(np.array([[2.0]])))
+    >>> round(float(out[0, 0]), 4)
+    0.0721
     """
 
     def __init__(
