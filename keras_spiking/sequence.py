@@ -433,11 +433,17 @@ def neuron_sequence(step, options, inputs, state, params, time_axis=0):
     if inputs.shape[time_axis] == 0:
         return inputs, state
 
-    def one_step(state, x):
-        counts, state = step(options, x, state, params)
-        return state, counts
+    inputs = _algebra.swap_time(inputs, time_axis)
 
-    final, counts = ops.scan(one_step, state, _algebra.swap_time(inputs, time_axis))
+    def one_step(carry, x):
+        counts, state = step(options, x, carry[0], params)
+        # (the output has the carry's structure: TensorFlow's scan requires it;
+        # the states of every step that it also returns are not used)
+        return (state, counts), (state, counts)
+
+    (final, _), (_, counts) = ops.scan(
+        one_step, (state, ops.zeros_like(inputs[0])), inputs
+    )
     return _algebra.swap_time(counts, time_axis), final
 
 
