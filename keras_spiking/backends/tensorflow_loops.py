@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_spiking._activations import RateFunction
 from keras_spiking.functional import _algebra
 from keras_spiking.functional.filters import drive, linear_step
 from keras_spiking.functional.spiking import spiking_step
@@ -108,7 +109,10 @@ def _spiking_loop(inputs, voltage, dt, activation, time_axis):
 
 def _runs_in_loop(activation):
     """Whether ``activation`` may run inside the compiled loop: Keras's own
-    activation functions (pure functions of their input) and the identity."""
+    activation functions (pure functions of their input) and the identity, also
+    as the cells' ``RateFunction`` of one."""
+    if isinstance(activation, RateFunction):
+        activation = activation.activation
     if activation is tf.identity:
         return True
     return any(activation is f for f in _keras_activations())
