@@ -128,8 +128,9 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False, blocked=Tru
         Whether the input is masked (only the step loop holds masked steps).
     blocked : bool
         Whether the cell has a blocked whole-sequence form. Neurons with a reset
-        (`.LIF`) have none: their whole sequence is a backend's compiled loop
-        (`neuron_sequence`), or else the step loop.
+        (`.LIF`) have none: their whole sequence is `neuron_sequence` (a backend's
+        compiled loop, or ``keras.ops.scan``), or the step loop where the backend's
+        step loop is the faster.
 
     Returns
     -------
@@ -148,7 +149,10 @@ def layer_path(step_loop, step_elements, unroll=False, masked=False, blocked=Tru
     if time_loop_kernels() is not None:
         return False
     if not blocked:
-        return True
+        # `neuron_sequence`'s ops.scan, or the step loop if that is the faster
+        # (PyTorch: the scan, 1.2-3.6x faster for LIF; JAX on a CPU: about even,
+        # the step loop faster in training; see benchmarks/README.md)
+        return backends.step_loop_is_faster()
     if backends.step_loop_is_faster():
         return True
     return (step_elements or 1) > SEQUENCE_MAX_STEP_SIZE

@@ -16,7 +16,8 @@ per backend, each with the same names (the layout of Keras's own
 - ``is_traced(tensor)``: whether a tensor is symbolic, being traced into a
   compiled function, so that its value is not known;
 - ``step_loop_is_faster()``: whether the backend's compiled step loop beats the
-  blocked whole-sequence forms at every shape;
+  blocked whole-sequence forms at every shape (and, for neurons with a reset,
+  ``keras.ops.scan``);
 - ``scans_blocks()``: whether the blocked forms should loop over the steps of a
   block with ``keras.ops.scan`` rather than an unrolled loop;
 - ``time_loop_kernels()``: a module of compiled whole-sequence loops
