@@ -120,12 +120,26 @@ def test_tensorflow_batch_check_names_the_fix():
 def test_tensorflow_loop_runs_keras_activations_inside():
     """The cell hands the loop its activation wrapped (checked for shape and
     dtype); a Keras activation still runs inside the compiled loop (run before
-    it, it costs a pass over the sequence: 1.7x the time on W1), a layer with
-    weights before it."""
+    it, it costs a pass over the sequence: 1.7x the time on W1), and as itself
+    (each wrapper would trace the loop again), a layer with weights before it."""
     loops = importlib.import_module("keras_spiking.backends.tensorflow_loops")
     relu = keras_spiking.SpikingActivation("relu")
     prelu = keras_spiking.SpikingActivation(keras.layers.PReLU())
     for layer in (relu, prelu):
         layer.build((1, 2, 3))
-    assert loops._runs_in_loop(relu.cell._rates)
-    assert not loops._runs_in_loop(prelu.cell._rates)
+    assert loops._in_loop(relu.cell._rates) is keras.activations.relu
+    assert loops._in_loop(prelu.cell._rates) is None
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's module"
+)
+def test_tensorflow_loop_is_traced_once_for_many_layers():
+    """Layers with the same activation share one trace of the compiled loop."""
+    loops = importlib.import_module("keras_spiking.backends.tensorflow_loops")
+    x = np.random.default_rng(1).uniform(size=(2, 20, 3)).astype("float32")
+    keras_spiking.SpikingActivation("relu")(x)
+    before = loops._spiking_loop.experimental_get_tracing_count()
+    for _ in range(6):
+        keras_spiking.SpikingActivation("relu")(x)
+    assert loops._spiking_loop.experimental_get_tracing_count() == before

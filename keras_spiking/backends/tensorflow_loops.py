@@ -107,15 +107,20 @@ def _spiking_loop(inputs, voltage, dt, activation, time_axis):
     return loop(step, (voltage, tf.zeros_like(inputs)), tf.shape(inputs)[time_axis])
 
 
-def _runs_in_loop(activation):
-    """Whether ``activation`` may run inside the compiled loop: Keras's own
-    activation functions (pure functions of their input) and the identity, also
-    as the cells' ``RateFunction`` of one."""
+def _in_loop(activation):
+    """The function to run inside the compiled loop for ``activation``, or None
+    if it must run before the loop.
+
+    Keras's own activation functions (pure functions of their input, keeping its
+    shape and dtype) and the identity run inside, also when a cell hands one over
+    as its ``RateFunction`` (the function itself, then: the loop is traced for
+    each different Python object it is given).
+    """
     if isinstance(activation, RateFunction):
         activation = activation.activation
-    if activation is tf.identity:
-        return True
-    return any(activation is f for f in _keras_activations())
+    if activation is tf.identity or any(activation is f for f in _keras_activations()):
+        return activation
+    return None
 
 
 @functools.cache
@@ -131,7 +136,8 @@ def _keras_activations():
 def spiking_sequence(inputs, voltage, dt, activation, time_axis):
     """`keras_spiking.sequence.spiking_sequence` as a compiled loop of
     `keras_spiking.functional.spiking_step`."""
-    if not _runs_in_loop(activation):
+    inside = _in_loop(activation)
+    if inside is None:
         # Any other activation runs before the loop, where it may read variables
         # (a layer's weights, e.g. PReLU, or a keras.Variable it closes over: a
         # gradient tape must see them, and XLA's in-place update of the loop has
@@ -142,6 +148,7 @@ def spiking_sequence(inputs, voltage, dt, activation, time_axis):
             tf.stop_gradient(rates), voltage, dt, tf.identity, time_axis
         )
         return _algebra.straight_through(spikes, rates), voltage
+    activation = inside
 
     @tf.custom_gradient
     def spikes_of(inputs):
